@@ -49,16 +49,19 @@ _C_KMS = const.c.to_value(V_UNIT)
 
 
 def resolve_cosmology(cosmology=None):
-    """Return ``cosmology``, or astropy's default cosmology when it is `None`.
+    """Return ``cosmology``, or Planck13 when it is `None`.
 
-    The default is a `~astropy.utils.state.ScienceState`
-    (`astropy.cosmology.default_cosmology`); clustermass' models were trained
-    in Planck13 (``with default_cosmology.set("Planck13"): ...`` matches them).
+    clustermass' mocks and models live in the Planck13 cosmology
+    (Planck Collaboration 2014, A&A 571, A16), which matches the MDPL2
+    simulation of Kodi Ramanah et al. (2020), so that is the default here
+    rather than astropy's `~astropy.cosmology.default_cosmology`. Pass any
+    `~astropy.cosmology.Cosmology` (or the name of a built-in realization,
+    e.g. ``"Planck18"``) to project in another one.
     """
     if cosmology is None:
-        from astropy.cosmology import default_cosmology
+        from astropy.cosmology import Planck13
 
-        return default_cosmology.get()
+        return Planck13
     if isinstance(cosmology, str):
         from astropy.cosmology import default_cosmology
 
@@ -125,7 +128,7 @@ def line_of_sight_velocity(z, z_cluster, /):
     --------
     >>> from clustermass.phasespace import line_of_sight_velocity
     >>> line_of_sight_velocity([0.0235, 0.0335], 0.0235)  # doctest: +FLOAT_CMP
-    <Quantity [   0.        , 2928.0236823] km / s>
+    <Quantity [   0.        , 2929.09094284] km / s>
     """
     z = _check_redshift(z, "z")
     zc = _check_redshift(z_cluster, "z_cluster")
@@ -147,7 +150,7 @@ def projected_radius(coords, center, z_cluster, /, *, cosmology=None):
     z_cluster : float or `~astropy.units.Quantity` ['redshift']
         Cluster redshift.
     cosmology : `~astropy.cosmology.Cosmology`, optional
-        Defaults to `astropy.cosmology.default_cosmology`.
+        Defaults to Planck13 (see `resolve_cosmology`).
 
     Returns
     -------
@@ -173,7 +176,7 @@ def angular_radius(radius, z_cluster, /, *, cosmology=None):
     >>> from astropy.cosmology import Planck13
     >>> from clustermass.phasespace import angular_radius, R_UNIT
     >>> angular_radius(1.6 * R_UNIT, 0.0231, cosmology=Planck13)  # doctest: +FLOAT_CMP
-    <Angle 1.68155553 deg>
+    <Angle 1.36165516 deg>
     """
     from astropy.coordinates import Angle
 
@@ -219,7 +222,7 @@ class PhaseSpaceGrid:
     >>> grid = PhaseSpaceGrid()
     >>> grid
     PhaseSpaceGrid(r_max=<Quantity 1.6 Mpc / littleh>, v_max=<Quantity 2200. km / s>, n_r=50, n_v=50)
-    >>> grid.histogram([0.1, 0.5, 2.0] * grid.r_max.unit, [10., -300., 0.] * u.km / u.s).sum()
+    >>> float(grid.histogram([0.1, 0.5, 2.0] * grid.r_max.unit, [10., -300., 0.] * u.km / u.s).sum())
     2.0
     """
 
@@ -384,13 +387,16 @@ class PhaseSpaceGrid:
     def from_dict(cls, d):
         """Build a grid from the output of `to_dict`."""
         try:
+            with u.add_enabled_units(cu):
+                r_unit = u.Unit(d.get("r_unit", R_UNIT))
+                v_unit = u.Unit(d.get("v_unit", V_UNIT))
             return cls(
-                r_max=d["r_max"] * u.Unit(d.get("r_unit", R_UNIT)),
-                v_max=d["v_max"] * u.Unit(d.get("v_unit", V_UNIT)),
+                r_max=d["r_max"] * r_unit,
+                v_max=d["v_max"] * v_unit,
                 n_r=d["n_r"],
                 n_v=d["n_v"],
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"not a PhaseSpaceGrid description: {d!r}") from exc
 
     def write(self, path):

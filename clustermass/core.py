@@ -1,0 +1,506 @@
+"""`ClusterMass`: the galaxies of one cluster and the inference of its mass.
+
+Build one from NED (`ClusterMass.from_ned`), from your own table of sky
+positions and redshifts (`ClusterMass.from_table`) or from a projected phase
+space that is already computed (`ClusterMass.from_phase_space`), then call
+`ClusterMass.infer` to get a `~clustermass.MassPosterior`.
+
+>>> from clustermass import ClusterMass
+>>> cm = ClusterMass.from_ned("Coma")  # doctest: +SKIP
+>>> cm.infer()  # doctest: +SKIP
+"""
+
+import numpy as np
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.table import QTable, Table
+
+from .exceptions import (
+    InvalidInputError,
+    NEDError,
+    NoRedshiftsWarning,
+    OfflineError,
+    OfflineSnapshotWarning,
+    UnknownClusterError,
+    warn_user,
+)
+from .logger import log
+from .phasespace import (
+    R_UNIT,
+    V_UNIT,
+    PhaseSpaceGrid,
+    _value_in,
+    line_of_sight_velocity,
+    projected_radius,
+    resolve_cosmology,
+)
+
+__all__ = ["ClusterMass", "MIN_GALAXIES", "DEFAULT_MODEL"]
+
+#: Fewest galaxies inside the phase-space window for which a mass is inferred
+#: (the mock catalogues of Ho et al. 2019 drop clusters with fewer than 10).
+MIN_GALAXIES = 10
+
+#: What `ClusterMass.infer` uses when no model is given.
+DEFAULT_MODEL = "msigma"
+
+_RA_NAMES = ("ra", "RA", "RA(deg)", "RAJ2000", "_RAJ2000", "ra_deg")
+_DEC_NAMES = ("dec", "DEC", "Dec", "DEC(deg)", "DEJ2000", "_DEJ2000", "dec_deg")
+_Z_NAMES = ("redshift", "z", "Redshift (z)", "zspec", "z_spec", "Z")
+_CZ_NAMES = ("cz", "velocity", "Velocity", "vel")
+
+
+def _find(table, names):
+    for name in names:
+        if name in table.colnames:
+            return name
+    return None
+
+
+def _column_values(col, unit, name):
+    """A table column as a float array in ``unit``, masked entries as NaN."""
+    mask = np.ma.getmaskarray(col) if hasattr(col, "mask") else np.zeros(len(col), bool)
+    if isinstance(col, u.Quantity) or getattr(col, "unit", None) is not None:
+        q = u.Quantity(np.ma.filled(col, np.nan) if hasattr(col, "mask") else col, col.unit)
+        values = _value_in(q, unit, name, equivalencies=u.dimensionless_angles())
+    else:
+        values = np.asarray(np.ma.filled(col, np.nan), dtype=float)
+    values = np.array(values, dtype=float)
+    values[mask] = np.nan
+    return values
+
+
+class ClusterMass:
+    """A galaxy cluster seen through its galaxies' projected phase space.
+
+    Build one with a ``from_*`` constructor rather than directly.
+
+    Parameters
+    ----------
+    galaxies : `~astropy.table.QTable`
+        One row per galaxy, with at least ``R`` (h^-1 Mpc) and ``v`` (km/s);
+        ``ra``, ``dec`` and ``redshift`` when known.
+    redshift : float
+        Cluster redshift.
+    name : str, optional
+        Cluster name.
+    center : `~astropy.coordinates.SkyCoord`, optional
+        Cluster centre.
+    cosmology : `~astropy.cosmology.Cosmology`, optional
+        Cosmology used for the projection; default Planck13.
+    source : str, optional
+        Where the galaxies came from (for provenance).
+    """
+
+    _params = ("name", "redshift", "n_galaxies", "source")
+
+    def __init__(self, galaxies, *, redshift, name=None, center=None, cosmology=None,
+                 source=None):
+        if not isinstance(galaxies, Table):
+            raise InvalidInputError("galaxies must be an astropy Table or QTable")
+        for col in ("R", "v"):
+            if col not in galaxies.colnames:
+                raise InvalidInputError(f"galaxies must have a {col!r} column")
+        self.galaxies = QTable(galaxies)
+        self.galaxies["R"] = _value_in(self.galaxies["R"], R_UNIT, "R") * R_UNIT
+        self.galaxies["v"] = _value_in(self.galaxies["v"], V_UNIT, "v") * V_UNIT
+        if redshift is None:
+            raise InvalidInputError("the cluster redshift is required")
+        self.redshift = float(redshift)
+        self.name = name
+        self.center = center
+        self.cosmology = resolve_cosmology(cosmology)
+        self.source = source or "user table"
+        self.galaxies.meta.update(
+            {"cluster": name, "redshift": self.redshift, "source": self.source,
+             "cosmology": self.cosmology.name}
+        )
+
+    # -- constructors --------------------------------------------------------
+    @classmethod
+    def from_phase_space(cls, R, v, /, *, redshift=None, name=None, cosmology=None,
+                         source=None):
+        """A cluster from projected radii and line-of-sight velocities.
+
+        Parameters
+        ----------
+        R : `~astropy.units.Quantity` ['length' / littleh]
+            Projected radii in h^-1 Mpc (``u.Mpc / cu.littleh``); plain numbers
+            are taken to be in h^-1 Mpc.
+        v : `~astropy.units.Quantity` ['speed']
+            Rest-frame line-of-sight velocities; plain numbers are km/s.
+        redshift : float, optional
+            Cluster redshift (needed by M-sigma for h(z); default 0, i.e. no
+            evolution correction, with a log message).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import astropy.units as u
+        >>> from astropy.cosmology import units as cu
+        >>> from clustermass import ClusterMass
+        >>> rng = np.random.default_rng(0)
+        >>> R = rng.uniform(0, 1.5, 200) * u.Mpc / cu.littleh
+        >>> v = rng.normal(0, 900, 200) * u.km / u.s
+        >>> ClusterMass.from_phase_space(R, v, redshift=0.05, name="toy")
+        ClusterMass(name='toy', redshift=0.05, n_galaxies=194, source='phase space')
+        """
+        r = _value_in(R, R_UNIT, "R")
+        vv = _value_in(v, V_UNIT, "v")
+        if isinstance(v, u.Quantity) and v.unit.physical_type == "dimensionless":
+            raise InvalidInputError("v is dimensionless: give velocities in km/s, not redshifts")
+        if r.shape != vv.shape or r.ndim != 1:
+            raise InvalidInputError(
+                f"R and v must be 1-D with the same length, got shapes {r.shape} and {vv.shape}"
+            )
+        bad = ~(np.isfinite(r) & np.isfinite(vv))
+        if bad.any():
+            raise InvalidInputError(
+                f"{bad.sum()} galaxies have NaN or infinite R or v; remove them first"
+            )
+        if np.any(r < 0):
+            raise InvalidInputError("projected radii R must be non-negative")
+        if r.size and np.all(np.abs(vv) < 5):
+            raise InvalidInputError(
+                "all velocities are below 5 km/s: they look like redshifts or velocities in"
+                " units of c; give rest-frame velocities in km/s"
+            )
+        if redshift is None:
+            log.info("No cluster redshift given: M-sigma will assume z = 0 for h(z).")
+            redshift = 0.0
+        galaxies = QTable({"R": r * R_UNIT, "v": vv * V_UNIT})
+        return cls(galaxies, redshift=redshift, name=name, cosmology=cosmology,
+                   source=source or "phase space")
+
+    @classmethod
+    def from_table(cls, table, /, *, center, redshift, name=None, cosmology=None, source=None):
+        """A cluster from a table of galaxy positions and redshifts.
+
+        Parameters
+        ----------
+        table : `~astropy.table.Table` or `~astropy.table.QTable`
+            Galaxy positions in columns ``ra``/``dec`` (degrees, or angle
+            Quantities; common spellings such as ``RA``, ``RAJ2000`` work too)
+            or a `~astropy.coordinates.SkyCoord` column ``coord``, and redshifts
+            in ``redshift`` or ``z`` (or velocities ``cz`` in km/s).
+            Blank (masked) redshifts are dropped with a `NoRedshiftsWarning`.
+        center : `~astropy.coordinates.SkyCoord`
+            Cluster centre.
+        redshift : float
+            Cluster redshift.
+        name : str, optional
+        cosmology : `~astropy.cosmology.Cosmology`, optional
+            Default Planck13.
+
+        Raises
+        ------
+        InvalidInputError
+            Missing columns, NaN positions, a centre without a redshift.
+        """
+        if not isinstance(table, Table):
+            raise InvalidInputError("table must be an astropy Table or QTable")
+        if not isinstance(center, SkyCoord):
+            raise InvalidInputError("center must be a SkyCoord")
+        if redshift is None:
+            raise InvalidInputError(
+                "a centre without a redshift: give the cluster redshift, e.g. redshift=0.0231"
+            )
+        zc = _value_in(redshift, u.dimensionless_unscaled, "redshift")
+        if zc.ndim != 0 or not np.isfinite(zc) or zc <= 0:
+            raise InvalidInputError(f"the cluster redshift must be a positive number, got {redshift}")
+        zc = float(zc)
+        if "coord" in table.colnames and isinstance(table["coord"], SkyCoord):
+            coords = table["coord"]
+        else:
+            ra_name, dec_name = _find(table, _RA_NAMES), _find(table, _DEC_NAMES)
+            if ra_name is None or dec_name is None:
+                raise InvalidInputError(
+                    "the table needs sky positions: columns 'ra' and 'dec' (degrees) or a"
+                    f" SkyCoord column 'coord'; it has {table.colnames}"
+                )
+            ra = _column_values(table[ra_name], u.deg, ra_name)
+            dec = _column_values(table[dec_name], u.deg, dec_name)
+            bad = ~(np.isfinite(ra) & np.isfinite(dec))
+            if bad.any():
+                raise InvalidInputError(
+                    f"{bad.sum()} galaxies have NaN or blank positions; remove them first"
+                )
+            coords = SkyCoord(ra * u.deg, dec * u.deg)
+        z_name = _find(table, _Z_NAMES)
+        if z_name is not None:
+            z = _column_values(table[z_name], u.dimensionless_unscaled, z_name)
+        else:
+            cz_name = _find(table, _CZ_NAMES)
+            if cz_name is None:
+                raise InvalidInputError(
+                    "the table has no redshifts: it needs a 'redshift' (or 'z') column, or"
+                    f" velocities 'cz' in km/s; it has {table.colnames}"
+                )
+            z = _column_values(table[cz_name], V_UNIT, cz_name) / (
+                line_of_sight_velocity(1.0, 0.0).to_value(V_UNIT)
+            )
+        blank = np.ma.getmaskarray(table[z_name or cz_name]) if hasattr(
+            table[z_name or cz_name], "mask") else np.zeros(len(table), bool)
+        nan = ~np.isfinite(z) & ~blank
+        if nan.any():
+            raise InvalidInputError(
+                f"{nan.sum()} galaxies have NaN redshifts; remove them or mask them"
+            )
+        if blank.any():
+            warn_user(f"dropped {blank.sum()} of {len(table)} galaxies without a redshift",
+                      NoRedshiftsWarning, stacklevel=2)
+        keep = ~blank
+        if keep.sum() == 0:
+            raise InvalidInputError("no galaxy in the table has a redshift")
+        if np.nanmax(np.abs(z[keep])) > 20:
+            raise InvalidInputError(
+                f"column {z_name!r} holds values up to {np.nanmax(z[keep]):.0f}: that looks like"
+                " velocities; name the column 'cz' (km/s) or give redshifts"
+            )
+        coords = coords[keep]
+        z = z[keep]
+        R = projected_radius(coords, center, zc, cosmology=cosmology)
+        v = line_of_sight_velocity(z, zc)
+        galaxies = QTable({"ra": coords.ra.to(u.deg), "dec": coords.dec.to(u.deg),
+                           "redshift": z, "R": R, "v": v})
+        if "name" in table.colnames:
+            galaxies.add_column(np.asarray(table["name"])[keep], name="name", index=0)
+        return cls(galaxies, redshift=zc, name=name, center=center, cosmology=cosmology,
+                   source=source or "user table")
+
+    @classmethod
+    def from_ned(cls, name_or_coord, /, *, redshift=None, cosmology=None, offline=False,
+                 cache=None, timeout=None):
+        """A cluster from NED: galaxies with redshifts around the cluster centre.
+
+        NED is queried by coordinates (a cone covering 1.6 h^-1 Mpc at the
+        cluster redshift), keeping galaxies within +-2500 km/s of the cluster
+        (`clustermass.ned.query_region`). Replies are cached on disk.
+
+        Parameters
+        ----------
+        name_or_coord : str or `~astropy.coordinates.SkyCoord`
+            One of the reference clusters (`clustermass.clusters.reference_clusters`,
+            e.g. ``"Coma"``, ``"A1689"``), or a centre.
+        redshift : float, optional
+            Cluster redshift; required with a `~astropy.coordinates.SkyCoord`,
+            optional for a reference cluster (which has one).
+        offline : bool, optional
+            Do not try the network; use the shipped snapshot.
+        cache, timeout
+            Passed to `clustermass.ned.query_region`.
+
+        Notes
+        -----
+        When NED cannot be reached and clustermass ships an offline snapshot of
+        the cluster's galaxies (Coma: SDSS; A1689: HeCS), the snapshot is used
+        and an `OfflineSnapshotWarning` names its source.
+        """
+        from . import clusters
+
+        name = None
+        if isinstance(name_or_coord, str):
+            try:
+                ref = clusters.get_cluster(name_or_coord)
+            except UnknownClusterError as exc:
+                if redshift is None:
+                    raise UnknownClusterError(
+                        f"{exc} For another cluster give its centre and redshift:"
+                        " ClusterMass.from_ned(SkyCoord(ra, dec, unit='deg'), redshift=z)."
+                    ) from None
+                center = cls._resolve_name(name_or_coord)
+                name = name_or_coord
+            else:
+                name = ref["name"]
+                center = SkyCoord(ref["ra"], ref["dec"], unit="deg")
+                if redshift is None:
+                    redshift = float(_value_in(ref["redshift"], u.dimensionless_unscaled,
+                                               "redshift"))
+        elif isinstance(name_or_coord, SkyCoord):
+            center = name_or_coord
+            if redshift is None:
+                raise InvalidInputError(
+                    "a centre without a redshift: give the cluster redshift, e.g."
+                    " ClusterMass.from_ned(center, redshift=0.0231)"
+                )
+        else:
+            raise InvalidInputError(
+                f"name_or_coord must be a cluster name or a SkyCoord, got {name_or_coord!r}"
+            )
+        if not offline:
+            from . import ned
+
+            try:
+                galaxies = ned.query_region(center, redshift=redshift, cosmology=cosmology,
+                                            cache=cache, timeout=timeout)
+            except (NEDError, OfflineError) as exc:
+                snapshot = clusters.load_snapshot(name) if name else None
+                if snapshot is None:
+                    raise
+                warn_user(
+                    f"NED could not be reached ({exc}); using the offline snapshot of"
+                    f" {name}: {clusters.snapshot_source(name)}",
+                    OfflineSnapshotWarning, stacklevel=2,
+                )
+            else:
+                return cls.from_table(galaxies, center=center, redshift=redshift, name=name,
+                                      cosmology=cosmology, source="NED")
+        else:
+            snapshot = clusters.load_snapshot(name) if name else None
+            if snapshot is None:
+                raise OfflineError(
+                    f"no offline snapshot ships for {name or 'this position'}; query NED"
+                    " (offline=False) or use ClusterMass.from_table with your own galaxies"
+                )
+            warn_user(f"using the offline snapshot of {name}: {clusters.snapshot_source(name)}",
+                      OfflineSnapshotWarning, stacklevel=2)
+        return cls._from_snapshot(snapshot, name=name, center=center, redshift=redshift,
+                                  cosmology=cosmology, source=clusters.snapshot_source(name))
+
+    @classmethod
+    def _from_snapshot(cls, snapshot, *, name, center, redshift, cosmology, source):
+        if "R" in snapshot.colnames and "v" in snapshot.colnames:
+            # Phase space measured about the snapshot's own centre and redshift.
+            z = snapshot.meta.get("cluster_redshift", redshift)
+            return cls.from_phase_space(snapshot["R"], snapshot["v"], redshift=z, name=name,
+                                        cosmology=cosmology, source=source)
+        return cls.from_table(snapshot, center=center, redshift=redshift, name=name,
+                              cosmology=cosmology, source=source)
+
+    @staticmethod
+    def _resolve_name(name):
+        try:
+            return SkyCoord.from_name(name)
+        except Exception as exc:  # astropy raises NameResolveError or network errors
+            raise UnknownClusterError(
+                f"cannot resolve {name!r} to a position ({exc}); give a SkyCoord instead"
+            ) from None
+
+    # -- properties ----------------------------------------------------------
+    @property
+    def n_galaxies(self):
+        """Number of galaxies inside the default phase-space window."""
+        return self.n_in_window(PhaseSpaceGrid())
+
+    def n_in_window(self, grid):
+        """Number of galaxies inside ``grid``'s window."""
+        return int(grid.contains(self.galaxies["R"], self.galaxies["v"]).sum())
+
+    def in_window(self, grid=None):
+        """The galaxies inside the phase-space window of ``grid`` (default grid)."""
+        grid = PhaseSpaceGrid() if grid is None else grid
+        return self.galaxies[grid.contains(self.galaxies["R"], self.galaxies["v"])]
+
+    def histogram(self, grid=None):
+        """The phase-space histogram that a model on ``grid`` reads."""
+        grid = PhaseSpaceGrid() if grid is None else grid
+        return grid.histogram(self.galaxies["R"], self.galaxies["v"])
+
+    def __repr__(self):
+        args = ", ".join(f"{p}={getattr(self, p)!r}" for p in self._params)
+        return f"{type(self).__name__}({args})"
+
+    # -- inference -----------------------------------------------------------
+    def _check_enough(self, grid):
+        n = self.n_in_window(grid)
+        if n < MIN_GALAXIES:
+            raise InvalidInputError(
+                f"only {n} of {len(self.galaxies)} galaxies lie inside the phase-space window"
+                f" (R < {grid.r_max}, |v| < {grid.v_max}); at least {MIN_GALAXIES} are"
+                " needed. Check the centre, the cluster redshift and the units of R and v."
+            )
+        return n
+
+    def _meta(self, grid, n):
+        from . import __version__
+
+        return {
+            "cluster": self.name,
+            "cluster_redshift": self.redshift,
+            "n_galaxies": n,
+            "source": self.source,
+            "cosmology": self.cosmology.name,
+            "grid": grid.to_dict(),
+            "clustermass_version": __version__,
+        }
+
+    def infer(self, model=None, /, *, seed=0, n_bootstrap=1000):
+        """The posterior of log10[M200c / (h^-1 Msun)] for this cluster.
+
+        Parameters
+        ----------
+        model : str or `~clustermass.MassFlow`, optional
+            ``"msigma"`` for the Evrard et al. (2008) M-sigma relation,
+            ``"contaminated"`` or ``"pure"`` for a shipped flow, or a
+            `~clustermass.MassFlow`. Default `DEFAULT_MODEL`.
+        seed : int, optional
+            Seed of random steps (the M-sigma bootstrap).
+        n_bootstrap : int, optional
+            Bootstrap resamples for M-sigma.
+
+        Returns
+        -------
+        posterior : `~clustermass.MassPosterior`
+
+        Raises
+        ------
+        InvalidInputError
+            Fewer than `MIN_GALAXIES` galaxies in the window.
+        """
+        model = DEFAULT_MODEL if model is None else model
+        if isinstance(model, str) and model.lower() in ("msigma", "m-sigma", "evrard08"):
+            from .baselines import msigma
+
+            grid = PhaseSpaceGrid()
+            n = self._check_enough(grid)
+            v = self.in_window(grid)["v"]
+            return msigma(v, self.redshift, cosmology=self.cosmology, n_bootstrap=n_bootstrap,
+                          seed=seed, meta=self._meta(grid, n))
+        from .flow import MassFlow
+
+        if isinstance(model, str):
+            model = MassFlow.pretrained(model)
+        if not isinstance(model, MassFlow):
+            raise InvalidInputError(
+                f"model must be 'msigma', 'contaminated', 'pure' or a MassFlow, got {model!r}"
+            )
+        n = self._check_enough(model.grid)
+        post = model.posterior(self.histogram(model.grid))
+        post.meta.update(self._meta(model.grid, n))
+        return post
+
+    # -- plots ---------------------------------------------------------------
+    def plot_phase_space(self, *, grid=None, fig=None):
+        """Draw the projected phase space: galaxies in R-v and the binned histogram.
+
+        The two panels of Kodi Ramanah et al. (2020, Fig. 1).
+
+        Returns
+        -------
+        fig : `~matplotlib.figure.Figure`
+        """
+        import matplotlib.pyplot as plt
+
+        grid = PhaseSpaceGrid() if grid is None else grid
+        if fig is None:
+            fig = plt.figure(figsize=(9, 3.8), layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2)
+        R = self.galaxies["R"].to_value(R_UNIT)
+        v = self.galaxies["v"].to_value(V_UNIT)
+        inside = grid.contains(R, v)
+        ax1.scatter(R[~inside], v[~inside], s=4, color="0.7", label="outside window")
+        ax1.scatter(R[inside], v[inside], s=5, color="C0", label=f"in window ({inside.sum()})")
+        ax1.axvline(grid.r_max.value, color="k", lw=0.8, ls=":")
+        for s in (-1, 1):
+            ax1.axhline(s * grid.v_max.value, color="k", lw=0.8, ls=":")
+        ax1.set_xlabel(r"$R$ [$h^{-1}$ Mpc]")
+        ax1.set_ylabel(r"$v_{\rm los}$ [km/s]")
+        ax1.set_title(self.name or "cluster")
+        ax1.legend(frameon=False, fontsize=8, loc="upper right")
+        hist = grid.histogram(R, v)
+        mesh = ax2.pcolormesh(grid.r_edges.value, grid.v_edges.value, hist.T, cmap="viridis")
+        fig.colorbar(mesh, ax=ax2, label="galaxies per bin")
+        ax2.set_xlabel(r"$R$ [$h^{-1}$ Mpc]")
+        ax2.set_ylabel(r"$v_{\rm los}$ [km/s]")
+        ax2.set_title(f"{grid.n_r} x {grid.n_v} histogram")
+        return fig

@@ -1,0 +1,287 @@
+"""Posterior distributions of a cluster's mass, ``p(log10 M200c | data)``.
+
+Every estimator in clustermass (the neural flows and the classical M-sigma
+baseline) returns a `MassPosterior`: a probability density of
+``log10[M200c / (h^-1 Msun)]`` tabulated on a fine grid, with summaries
+(mean, median, standard deviation, percentiles, central intervals), random
+samples, a table and a plot in the style of Kodi Ramanah et al. (2020, MNRAS
+499, 1985, Fig. 4).
+
+The interface follows the posterior objects of ``sbi``: ``post.sample(1000)``,
+``post.median``, ``post.percentile([16, 84])``, ``post.pdf(x)``.
+"""
+
+import numpy as np
+from astropy import units as u
+from astropy.cosmology import units as cu
+from astropy.table import QTable
+
+from .exceptions import InvalidInputError
+
+__all__ = ["MassPosterior", "default_log_mass_grid", "MASS_UNIT", "LOG_MASS_LABEL"]
+
+#: Unit of M200c: h^-1 Msun, in astropy's little-h convention.
+MASS_UNIT = u.Msun / cu.littleh
+#: Axis label used in tables and plots.
+LOG_MASS_LABEL = r"$\log_{10}[M_{200c}\,/\,(h^{-1}\,M_\odot)]$"
+
+
+def default_log_mass_grid():
+    """The grid of log10[M200c / (h^-1 Msun)] on which posteriors are tabulated.
+
+    701 points from 12.5 to 16.0 (spacing 0.005 dex), wide enough for every
+    cluster and fine enough for the narrowest posteriors (~0.04 dex).
+    """
+    return np.linspace(12.5, 16.0, 701)
+
+
+def _trapezoid_cumulative(y, x):
+    steps = 0.5 * (y[1:] + y[:-1]) * np.diff(x)
+    return np.concatenate([[0.0], np.cumsum(steps)])
+
+
+class MassPosterior:
+    """Probability density of log10[M200c / (h^-1 Msun)] for one cluster.
+
+    Parameters
+    ----------
+    log_mass_grid : array-like
+        Increasing grid of log10[M200c / (h^-1 Msun)].
+    pdf : array-like
+        Density (need not be normalised) at each grid point; non-negative.
+    method : str
+        Name of the estimator that produced it, e.g. ``'flow:contaminated'`` or
+        ``'msigma'``.
+    meta : dict, optional
+        Provenance: model, versions, cosmology, data source.
+
+    Examples
+    --------
+    >>> from clustermass import MassPosterior
+    >>> post = MassPosterior.from_normal(14.9, 0.1, method="example")
+    >>> post
+    MassPosterior(method='example', mean=14.9, std=0.1)
+    >>> post.percentile([16, 84])  # doctest: +FLOAT_CMP
+    array([14.80052, 14.99948])
+    >>> post.mass  # doctest: +FLOAT_CMP
+    <Quantity 7.94328235e+14 solMass / littleh>
+    """
+
+    _params = ("method", "mean", "std")
+
+    def __init__(self, log_mass_grid, pdf, *, method, meta=None):
+        x = np.asarray(log_mass_grid, dtype=float)
+        p = np.asarray(pdf, dtype=float)
+        if x.ndim != 1 or x.size < 3:
+            raise InvalidInputError("log_mass_grid must be 1-D with at least 3 points")
+        if p.shape != x.shape:
+            raise InvalidInputError(
+                f"pdf must have the shape of log_mass_grid {x.shape}, got {p.shape}"
+            )
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(p))):
+            raise InvalidInputError("log_mass_grid and pdf must be finite")
+        if np.any(np.diff(x) <= 0):
+            raise InvalidInputError("log_mass_grid must be strictly increasing")
+        if np.any(p < 0):
+            raise InvalidInputError("pdf must be non-negative")
+        cdf = _trapezoid_cumulative(p, x)
+        if cdf[-1] <= 0:
+            raise InvalidInputError("pdf integrates to zero on log_mass_grid")
+        self._x = x
+        self._p = p / cdf[-1]
+        self._cdf = cdf / cdf[-1]
+        self.method = str(method)
+        self.meta = dict(meta or {})
+
+    # -- constructors --------------------------------------------------------
+    @classmethod
+    def from_normal(cls, mean, std, *, log_mass_grid=None, method, meta=None):
+        """A Gaussian posterior in log mass with the given mean and standard deviation (dex)."""
+        from scipy import stats
+
+        if not (np.isfinite(mean) and np.isfinite(std) and std > 0):
+            raise InvalidInputError(f"need a finite mean and a positive std, got {mean}, {std}")
+        x = default_log_mass_grid() if log_mass_grid is None else np.asarray(log_mass_grid)
+        lo, hi = min(x[0], mean - 8 * std), max(x[-1], mean + 8 * std)
+        if lo < x[0] or hi > x[-1] or (x[1] - x[0]) > std / 5:
+            step = min(x[1] - x[0], std / 20)
+            x = np.arange(lo, hi + step, step)
+        return cls(x, stats.norm.pdf(x, mean, std), method=method, meta=meta)
+
+    @classmethod
+    def from_samples(cls, samples, *, log_mass_grid=None, method, meta=None, bandwidth=None):
+        """A posterior from samples of log mass, smoothed with a Gaussian kernel.
+
+        Parameters
+        ----------
+        samples : array-like
+            Samples of log10[M200c / (h^-1 Msun)].
+        bandwidth : float, optional
+            Kernel width in dex; default Scott's rule (`scipy.stats.gaussian_kde`).
+        """
+        from scipy import stats
+
+        s = np.asarray(samples, dtype=float).ravel()
+        s = s[np.isfinite(s)]
+        if s.size < 2 or np.ptp(s) == 0:
+            raise InvalidInputError("need at least two distinct finite samples")
+        bw = None if bandwidth is None else bandwidth / s.std(ddof=1)
+        kde = stats.gaussian_kde(s, bw_method=bw)
+        width = kde.factor * s.std(ddof=1)
+        x = default_log_mass_grid() if log_mass_grid is None else np.asarray(log_mass_grid)
+        lo, hi = min(x[0], s.min() - 5 * width), max(x[-1], s.max() + 5 * width)
+        if lo < x[0] or hi > x[-1]:
+            x = np.arange(lo, hi + 0.005, 0.005)
+        return cls(x, kde(x), method=method, meta=meta)
+
+    # -- the distribution ----------------------------------------------------
+    @property
+    def log_mass_grid(self):
+        """The grid of log10[M200c / (h^-1 Msun)] (read-only copy)."""
+        return self._x.copy()
+
+    @property
+    def density(self):
+        """The normalised density on `log_mass_grid` (per dex)."""
+        return self._p.copy()
+
+    def pdf(self, log_mass):
+        """Density at ``log_mass`` (per dex), zero outside the grid."""
+        return np.interp(log_mass, self._x, self._p, left=0.0, right=0.0)
+
+    def cdf(self, log_mass):
+        """Cumulative probability at ``log_mass``."""
+        return np.interp(log_mass, self._x, self._cdf, left=0.0, right=1.0)
+
+    def ppf(self, q):
+        """Quantile function: the log mass below which lies probability ``q``."""
+        q = np.asarray(q, dtype=float)
+        if np.any((q < 0) | (q > 1)) or not np.all(np.isfinite(q)):
+            raise InvalidInputError("quantiles must lie in [0, 1]")
+        # Make the CDF strictly increasing where the density is zero.
+        keep = np.concatenate([[True], np.diff(self._cdf) > 0])
+        return np.interp(q, self._cdf[keep], self._x[keep])
+
+    def percentile(self, q):
+        """Percentiles (0-100) of log10[M200c / (h^-1 Msun)]."""
+        q = np.asarray(q, dtype=float)
+        return self.ppf(q / 100.0)
+
+    def interval(self, level=0.6827):
+        """Central credible interval holding probability ``level`` (default 1 sigma)."""
+        if not 0 < level < 1:
+            raise InvalidInputError(f"level must be in (0, 1), got {level}")
+        lo, hi = self.ppf([(1 - level) / 2, (1 + level) / 2])
+        return float(lo), float(hi)
+
+    @property
+    def mean(self):
+        """Posterior mean of log10[M200c / (h^-1 Msun)]."""
+        return float(np.trapezoid(self._x * self._p, self._x))
+
+    @property
+    def median(self):
+        """Posterior median of log10[M200c / (h^-1 Msun)]."""
+        return float(self.ppf(0.5))
+
+    @property
+    def mode(self):
+        """Maximum of the posterior density."""
+        return float(self._x[np.argmax(self._p)])
+
+    @property
+    def std(self):
+        """Posterior standard deviation of log10 M200c, in dex."""
+        m = self.mean
+        return float(np.sqrt(np.trapezoid((self._x - m) ** 2 * self._p, self._x)))
+
+    @property
+    def mass(self):
+        """Posterior median of M200c as a Quantity in h^-1 Msun."""
+        return 10**self.median * MASS_UNIT
+
+    def mass_interval(self, level=0.6827):
+        """Central credible interval of M200c as a Quantity in h^-1 Msun."""
+        return 10 ** np.array(self.interval(level)) * MASS_UNIT
+
+    def sample(self, n, *, seed=None):
+        """Draw ``n`` samples of log10[M200c / (h^-1 Msun)] (inverse-CDF sampling)."""
+        if int(n) != n or n < 0:
+            raise InvalidInputError(f"n must be a non-negative integer, got {n!r}")
+        rng = np.random.default_rng(seed)
+        return self.ppf(rng.uniform(size=int(n)))
+
+    # -- output --------------------------------------------------------------
+    def summary(self):
+        """A dict of summaries: mean, std, median, 1- and 2-sigma intervals, method."""
+        lo1, hi1 = self.interval(0.6827)
+        lo2, hi2 = self.interval(0.9545)
+        return {
+            "method": self.method,
+            "log10_m200c": self.mean,
+            "log10_m200c_std": self.std,
+            "log10_m200c_median": self.median,
+            "log10_m200c_16": lo1,
+            "log10_m200c_84": hi1,
+            "log10_m200c_2.5": lo2,
+            "log10_m200c_97.5": hi2,
+        }
+
+    def to_table(self):
+        """The tabulated density as a `~astropy.table.QTable`, summaries in ``meta``."""
+        t = QTable(
+            [self._x, self._p, self._cdf],
+            names=("log10_m200c", "pdf", "cdf"),
+            meta={**self.meta, **self.summary()},
+        )
+        t["log10_m200c"].description = "log10[M200c / (h^-1 Msun)]"
+        t["pdf"].description = "probability density per dex"
+        t["cdf"].description = "cumulative probability"
+        return t
+
+    def plot(self, ax=None, *, reference=None, label=None, color="C0"):
+        """Plot the density with its 1- and 2-sigma intervals shaded (cf. KR+2020 Fig. 4).
+
+        Parameters
+        ----------
+        ax : `~matplotlib.axes.Axes`, optional
+            Axes to draw on; a new figure by default.
+        reference : tuple of float, optional
+            ``(value, error)`` of a reference mass (e.g. from the literature) to mark.
+        label : str, optional
+            Legend label; default the method name.
+
+        Returns
+        -------
+        ax : `~matplotlib.axes.Axes`
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
+        x, p = self._x, self._p
+        lo2, hi2 = self.interval(0.9545)
+        lo1, hi1 = self.interval(0.6827)
+        view = (x >= lo2 - 4 * self.std) & (x <= hi2 + 4 * self.std)
+        ax.plot(x[view], p[view], color=color, label=label or self.method)
+        for lo, hi, alpha in ((lo2, hi2, 0.2), (lo1, hi1, 0.35)):
+            sel = (x >= lo) & (x <= hi)
+            ax.fill_between(x[sel], p[sel], color=color, alpha=alpha, lw=0)
+        ax.axvline(self.mean, color=color, ls="--", lw=1)
+        if reference is not None:
+            value, err = reference
+            ax.axvspan(value - err, value + err, color="0.5", alpha=0.25, lw=0)
+            ax.axvline(value, color="0.3", lw=1, label="reference")
+        ax.set_xlabel(LOG_MASS_LABEL)
+        ax.set_ylabel("posterior density")
+        ax.set_ylim(bottom=0)
+        ax.legend(frameon=False)
+        return ax
+
+    def __repr__(self):
+        parts = []
+        for name in self._params:
+            value = getattr(self, name)
+            parts.append(f"{name}={round(value, 3)!r}" if isinstance(value, float) else
+                         f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
