@@ -140,7 +140,7 @@ def msigma(v, redshift, /, *, cosmology=None, relation=EVRARD08, n_bootstrap=100
 
     Returns
     -------
-    posterior : `~clustermass.MassPosterior`
+    posterior : `~clustermass.posterior.MassPosterior`
 
     Examples
     --------

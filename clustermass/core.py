@@ -3,7 +3,7 @@
 Build one from NED (`ClusterMass.from_ned`), from your own table of sky
 positions and redshifts (`ClusterMass.from_table`) or from a projected phase
 space that is already computed (`ClusterMass.from_phase_space`), then call
-`ClusterMass.infer` to get a `~clustermass.MassPosterior`.
+`ClusterMass.infer` to get a `~clustermass.posterior.MassPosterior`.
 
 >>> from clustermass import ClusterMass
 >>> cm = ClusterMass.from_ned("Coma")  # doctest: +SKIP
@@ -286,7 +286,8 @@ class ClusterMass:
             Cluster redshift; required with a `~astropy.coordinates.SkyCoord`,
             optional for a reference cluster (which has one).
         offline : bool, optional
-            Do not try the network; use the shipped snapshot.
+            Do not try the network; use the shipped snapshot (and say so in
+            the log, not with a warning, since it was asked for).
         cache, timeout
             Passed to `clustermass.ned.query_region`.
 
@@ -352,8 +353,7 @@ class ClusterMass:
                     f"no offline snapshot ships for {name or 'this position'}; query NED"
                     " (offline=False) or use ClusterMass.from_table with your own galaxies"
                 )
-            warn_user(f"using the offline snapshot of {name}: {clusters.snapshot_source(name)}",
-                      OfflineSnapshotWarning, stacklevel=2)
+            log.info(f"Using the offline snapshot of {name}: {clusters.snapshot_source(name)}")
         return cls._from_snapshot(snapshot, name=name, center=center, redshift=redshift,
                                   cosmology=cosmology, source=clusters.snapshot_source(name))
 
@@ -429,10 +429,10 @@ class ClusterMass:
 
         Parameters
         ----------
-        model : str or `~clustermass.MassFlow`, optional
+        model : str or `~clustermass.flow.MassFlow`, optional
             ``"msigma"`` for the Evrard et al. (2008) M-sigma relation,
             ``"contaminated"`` or ``"pure"`` for a shipped flow, or a
-            `~clustermass.MassFlow`. Default `DEFAULT_MODEL`.
+            `~clustermass.flow.MassFlow`. Default `DEFAULT_MODEL`.
         seed : int, optional
             Seed of random steps (the M-sigma bootstrap).
         n_bootstrap : int, optional
@@ -440,12 +440,12 @@ class ClusterMass:
 
         Returns
         -------
-        posterior : `~clustermass.MassPosterior`
+        posterior : `~clustermass.posterior.MassPosterior`
 
         Raises
         ------
         InvalidInputError
-            Fewer than `MIN_GALAXIES` galaxies in the window.
+            Fewer than `~clustermass.core.MIN_GALAXIES` galaxies in the window.
         """
         model = DEFAULT_MODEL if model is None else model
         if isinstance(model, str) and model.lower() in ("msigma", "m-sigma", "evrard08"):

@@ -1,0 +1,65 @@
+# Sphinx configuration of the clustermass documentation.
+import sys
+import tomllib
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+try:
+    from sphinx_astropy.conf.v3 import *  # noqa: F403
+except ImportError:
+    print("ERROR: the documentation requires the sphinx-astropy package: "
+          "pip install '.[docs]'")
+    sys.exit(1)
+
+with open(Path(__file__).parents[1] / "pyproject.toml", "rb") as f:
+    pyproject = tomllib.load(f)
+
+project = pyproject["project"]["name"]
+author = "The clustermass developers"
+copyright = f"2026-{datetime.now(timezone.utc).year}, {author}"  # noqa: A001
+try:
+    release = metadata.version(project)
+except metadata.PackageNotFoundError:
+    release = "0.0.dev0"
+version = release.split("+")[0]
+
+extensions += ["sphinx.ext.mathjax"]  # noqa: F405
+nitpicky = True
+# Types that numpydoc writes in parameter lists and that are not objects to link.
+nitpick_ignore = [
+    ("py:class", "optional"),
+    ("py:class", "array-like"),
+    ("py:class", "array-like of int"),
+    ("py:class", "quantity-like"),
+    ("py:class", "callable"),
+    ("py:class", "path-like"),
+    ("py:class", "file-like"),
+    ("py:class", "tuple of float"),
+    ("py:class", "dict-like"),
+]
+nitpick_ignore_regex = [
+    # Intersphinx inventories cannot be fetched on offline machines (our CI); there,
+    # references into other packages cannot be checked, ours still are.
+    ("py:.*", r"(astropy|numpy|scipy|matplotlib|warnings|h5py|tensorflow|tf_keras|"
+              r"tensorflow_probability|pathlib|argparse|os|json)(\..*)?"),
+    ("py:class", r".*\['.*'\]"),  # astropy-style "Quantity ['speed']"
+    ("py:class", r"(ndarray|float|int|str|bool|dict|list|tuple) of .*"),
+]
+intersphinx_mapping.update({  # noqa: F405
+    "h5py": ("https://docs.h5py.org/en/stable/", None),
+    "tensorflow_probability": ("https://www.tensorflow.org/probability/api_docs/python", None),
+})
+# Offline builds: do not fail on unreachable inventories.
+intersphinx_timeout = 5
+
+html_theme_options = {
+    "github_url": "https://github.com/clustermass/clustermass",
+    "use_edit_page_button": False,
+}
+html_title = f"{project} v{release}"
+html_static_path = ["_static"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+automodapi_toctreedirnm = "reference/api"
+automodsumm_inherited_members = False
+numpydoc_show_class_members = False
