@@ -1,0 +1,219 @@
+"""Validation metrics of mass estimators on held-out mock clusters.
+
+Everything here works on plain arrays: the true log masses of the test
+clusters, and for each estimator either posterior densities tabulated on a
+common log-mass grid or point estimates. The metrics follow Kodi Ramanah et al.
+(2020, MNRAS 499, 1985, section 4) and go beyond them:
+
+* per-bin distribution of point predictions (mean, 16/84 and 2.5/97.5
+  percentiles; their Fig. 5) and the residual scatter per bin;
+* the fit of their equation (8),
+  ``sigma^2 = sigma_stat^2 (N_mem / 100)^-1 + sigma_sys^2``, to the squared log
+  residuals as a function of the number of galaxies (their Fig. 6);
+* coverage of the central 68 % and 95 % credible intervals, overall and per bin;
+* the probability integral transform (PIT) of the true mass, whose histogram
+  is flat for calibrated posteriors (e.g. Cook, Gelman & Rubin 2006;
+  Talts et al. 2018);
+* the mean negative log-likelihood of the true log mass (per dex).
+"""
+
+import numpy as np
+from astropy.table import QTable
+
+from .exceptions import InvalidInputError
+
+__all__ = [
+    "posterior_summaries",
+    "binned_metrics",
+    "fit_scatter_model",
+    "calibration",
+    "evaluate",
+    "DEFAULT_BINS",
+]
+
+#: Log-mass bin edges, log10[M200c / (h^-1 Msun)], for per-bin metrics.
+DEFAULT_BINS = np.array([13.5, 13.8, 14.1, 14.4, 14.8, 15.3])
+
+
+def _cdf_rows(pdfs, grid):
+    steps = 0.5 * (pdfs[:, 1:] + pdfs[:, :-1]) * np.diff(grid)[None, :]
+    cdf = np.concatenate([np.zeros((len(pdfs), 1)), np.cumsum(steps, axis=1)], axis=1)
+    total = cdf[:, -1:]
+    if np.any(total <= 0):
+        raise InvalidInputError("a posterior density integrates to zero on the grid")
+    return pdfs / total, cdf / total
+
+
+def _quantiles_rows(cdf, grid, qs):
+    out = np.empty((len(cdf), len(qs)))
+    for i, row in enumerate(cdf):
+        keep = np.concatenate([[True], np.diff(row) > 0])
+        out[i] = np.interp(qs, row[keep], grid[keep])
+    return out
+
+
+def posterior_summaries(pdfs, log_mass_grid, log_m_true=None):
+    """Mean, std, quantiles, PIT and NLL of many posteriors on one grid.
+
+    Parameters
+    ----------
+    pdfs : ndarray
+        Shape ``(n_clusters, n_grid)``, densities (any normalisation).
+    log_mass_grid : ndarray
+        Shape ``(n_grid,)``.
+    log_m_true : ndarray, optional
+        True log masses; adds ``pit`` and ``nll`` columns.
+
+    Returns
+    -------
+    table : `~astropy.table.QTable`
+        Columns ``mean, std, median, q02, q16, q84, q97`` (and ``pit, nll``).
+    """
+    grid = np.asarray(log_mass_grid, float)
+    pdfs = np.asarray(pdfs, float)
+    if pdfs.ndim != 2 or pdfs.shape[1] != grid.size:
+        raise InvalidInputError("pdfs must have shape (n_clusters, len(log_mass_grid))")
+    p, cdf = _cdf_rows(pdfs, grid)
+    mean = np.trapezoid(p * grid, grid, axis=1)
+    std = np.sqrt(np.trapezoid(p * (grid - mean[:, None]) ** 2, grid, axis=1))
+    q = _quantiles_rows(cdf, grid, [0.02275, 0.15865, 0.5, 0.84135, 0.97725])
+    t = QTable({"mean": mean, "std": std, "median": q[:, 2], "q02": q[:, 0],
+                "q16": q[:, 1], "q84": q[:, 3], "q97": q[:, 4]})
+    if log_m_true is not None:
+        truth = np.asarray(log_m_true, float)
+        t["pit"] = np.array([np.interp(x, grid, c) for x, c in zip(truth, cdf)])
+        dens = np.array([np.interp(x, grid, row, left=0, right=0) for x, row in zip(truth, p)])
+        t["nll"] = -np.log(np.maximum(dens, 1e-300))
+    return t
+
+
+def fit_scatter_model(residuals, n_members, *, n_bins=8):
+    """Fit ``sigma^2 = sigma_stat^2 (N/100)^-1 + sigma_sys^2`` (KR+2020 eq. 8).
+
+    The residuals are grouped into bins of N holding equal numbers of clusters;
+    the variance in each bin is fitted by weighted linear least squares in
+    ``(100/N, 1)``, weights from the sampling variance of a variance
+    (``2 sigma^4 / (n - 1)``).
+
+    Returns
+    -------
+    sigma_stat, sigma_sys : float
+        In dex; a coefficient that fits negative is returned as 0.
+    """
+    r = np.asarray(residuals, float)
+    n = np.asarray(n_members, float)
+    if r.shape != n.shape or r.size < 4 * n_bins:
+        raise InvalidInputError(f"need at least {4 * n_bins} residuals with their N")
+    edges = np.unique(np.quantile(n, np.linspace(0, 1, n_bins + 1)))
+    which = np.clip(np.searchsorted(edges, n, side="right") - 1, 0, len(edges) - 2)
+    x, y, w = [], [], []
+    for k in range(len(edges) - 1):
+        sel = which == k
+        if sel.sum() < 4:
+            continue
+        var = np.var(r[sel], ddof=1)
+        x.append(np.mean(100.0 / n[sel]))
+        y.append(var)
+        w.append((sel.sum() - 1) / (2 * max(var, 1e-12) ** 2))
+    x, y, w = map(np.asarray, (x, y, w))
+    design = np.stack([x, np.ones_like(x)], axis=1) * np.sqrt(w)[:, None]
+    coef, *_ = np.linalg.lstsq(design, y * np.sqrt(w), rcond=None)
+    a, b = np.maximum(coef, 0.0)
+    return float(np.sqrt(a)), float(np.sqrt(b))
+
+
+def calibration(summary, log_m_true):
+    """Coverage of the central 68 % and 95 % intervals and the PIT histogram."""
+    truth = np.asarray(log_m_true, float)
+    in68 = (truth >= summary["q16"]) & (truth <= summary["q84"])
+    in95 = (truth >= summary["q02"]) & (truth <= summary["q97"])
+    pit_hist, _ = np.histogram(summary["pit"], bins=10, range=(0, 1))
+    return {
+        "coverage_68": float(np.mean(in68)),
+        "coverage_95": float(np.mean(in95)),
+        "pit_histogram": (pit_hist / len(truth)).tolist(),
+    }
+
+
+def binned_metrics(log_m_true, prediction, *, summary=None, bins=DEFAULT_BINS):
+    """Per-bin statistics of point predictions (and intervals, when given).
+
+    Returns
+    -------
+    table : `~astropy.table.QTable`
+        One row per bin of true log mass: ``lo, hi, n, mean_pred, p16, p84,
+        p02, p97, bias, scatter`` (residual standard deviation, dex), and
+        ``coverage_68, coverage_95`` when ``summary`` is given.
+    """
+    truth = np.asarray(log_m_true, float)
+    pred = np.asarray(prediction, float)
+    rows = []
+    for lo, hi in zip(bins[:-1], bins[1:]):
+        sel = (truth >= lo) & (truth < hi)
+        row = {"lo": lo, "hi": hi, "n": int(sel.sum())}
+        if sel.sum() >= 2:
+            res = pred[sel] - truth[sel]
+            row.update(
+                mean_pred=float(np.mean(pred[sel])),
+                p16=float(np.percentile(pred[sel], 15.865)),
+                p84=float(np.percentile(pred[sel], 84.135)),
+                p02=float(np.percentile(pred[sel], 2.275)),
+                p97=float(np.percentile(pred[sel], 97.725)),
+                bias=float(np.mean(res)),
+                scatter=float(np.std(res, ddof=1)),
+            )
+            if summary is not None:
+                t = truth[sel]
+                row["coverage_68"] = float(np.mean((t >= summary["q16"][sel])
+                                                   & (t <= summary["q84"][sel])))
+                row["coverage_95"] = float(np.mean((t >= summary["q02"][sel])
+                                                   & (t <= summary["q97"][sel])))
+        rows.append(row)
+    keys = ["lo", "hi", "n", "mean_pred", "p16", "p84", "p02", "p97", "bias", "scatter"]
+    if summary is not None:
+        keys += ["coverage_68", "coverage_95"]
+    return QTable({k: [r.get(k, np.nan) for r in rows] for k in keys})
+
+
+def evaluate(log_m_true, *, n_members, pdfs=None, log_mass_grid=None, prediction=None,
+             bins=DEFAULT_BINS, high_mass=14.8):
+    """All metrics of one estimator on one test set.
+
+    Give either posterior densities (``pdfs`` on ``log_mass_grid``) or point
+    predictions (``prediction``; then no calibration metrics).
+
+    Returns
+    -------
+    metrics : dict
+        ``bias, scatter, scatter_high_mass, sigma_stat, sigma_sys`` (dex), and for
+        posteriors ``coverage_68, coverage_95, pit_histogram, mean_nll``; plus
+        ``per_bin`` (a `~astropy.table.QTable`) and ``summary`` (per cluster).
+    """
+    truth = np.asarray(log_m_true, float)
+    summary = None
+    if pdfs is not None:
+        summary = posterior_summaries(pdfs, log_mass_grid, truth)
+        prediction = summary["mean"]
+    if prediction is None:
+        raise InvalidInputError("give pdfs or point predictions")
+    prediction = np.asarray(prediction, float)
+    res = prediction - truth
+    high = truth >= high_mass
+    stat, sys_ = fit_scatter_model(res, n_members)
+    out = {
+        "n_clusters": int(truth.size),
+        "bias": float(np.mean(res)),
+        "scatter": float(np.std(res, ddof=1)),
+        f"scatter_logM_ge_{high_mass}": float(np.std(res[high], ddof=1))
+        if high.sum() > 1 else float("nan"),
+        f"n_logM_ge_{high_mass}": int(high.sum()),
+        "sigma_stat": stat,
+        "sigma_sys": sys_,
+        "per_bin": binned_metrics(truth, prediction, summary=summary, bins=bins),
+        "prediction": prediction,
+    }
+    if summary is not None:
+        out.update(calibration(summary, truth))
+        out["mean_nll"] = float(np.mean(summary["nll"]))
+        out["summary"] = summary
+    return out

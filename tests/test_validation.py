@@ -1,0 +1,81 @@
+"""Tests of the validation metrics on synthetic estimators with known answers."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from clustermass.exceptions import InvalidInputError
+from clustermass.posterior import default_log_mass_grid
+from clustermass.validation import evaluate, fit_scatter_model, posterior_summaries
+
+
+def gaussian_pdfs(mu, sigma, grid):
+    return stats.norm.pdf(grid[None, :], mu[:, None], sigma[:, None])
+
+
+def test_fit_scatter_model_recovers_inputs(rng):
+    n = rng.integers(10, 400, 20000).astype(float)
+    stat, sys_ = 0.05, 0.08
+    res = rng.normal(0, np.sqrt(stat**2 * 100 / n + sys_**2))
+    s, y = fit_scatter_model(res, n)
+    assert s == pytest.approx(stat, rel=0.1)
+    assert y == pytest.approx(sys_, rel=0.05)
+
+
+def test_calibrated_posteriors_cover(rng):
+    grid = default_log_mass_grid()
+    n = 4000
+    truth = rng.uniform(13.6, 15.2, n)
+    sigma = rng.uniform(0.05, 0.2, n)
+    # Posterior centred on a noisy measurement with the right width: calibrated.
+    mu = truth + rng.normal(0, sigma)
+    m = evaluate(truth, n_members=rng.integers(10, 300, n), pdfs=gaussian_pdfs(mu, sigma, grid),
+                 log_mass_grid=grid)
+    assert m["coverage_68"] == pytest.approx(0.6827, abs=0.025)
+    assert m["coverage_95"] == pytest.approx(0.9545, abs=0.015)
+    assert np.max(np.abs(np.array(m["pit_histogram"]) - 0.1)) < 0.025
+    # Mean NLL of a calibrated Gaussian: E[0.5 ln(2 pi sigma^2) + 0.5 z^2].
+    expected = np.mean(0.5 * np.log(2 * np.pi * sigma**2)) + 0.5
+    assert m["mean_nll"] == pytest.approx(expected, abs=0.05)
+    assert m["scatter"] == pytest.approx(np.sqrt(np.mean(sigma**2)), rel=0.05)
+
+
+def test_overconfident_posteriors_undercover(rng):
+    grid = default_log_mass_grid()
+    truth = rng.uniform(13.6, 15.2, 2000)
+    mu = truth + rng.normal(0, 0.15, truth.size)
+    m = evaluate(truth, n_members=np.full(truth.size, 50), log_mass_grid=grid,
+                 pdfs=gaussian_pdfs(mu, np.full(truth.size, 0.05), grid))
+    assert m["coverage_68"] < 0.35
+    # A U-shaped PIT histogram: the outer deciles hold the most.
+    pit = np.array(m["pit_histogram"])
+    assert pit[0] > 2 * pit[5] and pit[-1] > 2 * pit[4]
+
+
+def test_summaries_match_scipy():
+    grid = default_log_mass_grid()
+    dist = stats.skewnorm(4, loc=14.0, scale=0.3)
+    t = posterior_summaries(dist.pdf(grid)[None, :], grid, [14.2])
+    assert t["mean"][0] == pytest.approx(dist.mean(), abs=1e-4)
+    assert t["q84"][0] == pytest.approx(dist.ppf(0.84135), abs=1e-3)
+    assert t["pit"][0] == pytest.approx(dist.cdf(14.2), abs=1e-4)
+    assert t["nll"][0] == pytest.approx(-dist.logpdf(14.2), abs=1e-3)
+
+
+def test_per_bin_scatter(rng):
+    truth = np.concatenate([rng.uniform(13.5, 13.8, 3000), rng.uniform(14.8, 15.3, 3000)])
+    err = np.where(truth < 14, 0.2, 0.05)
+    m = evaluate(truth, n_members=np.full(truth.size, 100),
+                 prediction=truth + rng.normal(0, err))
+    bins = m["per_bin"]
+    assert bins["scatter"][0] == pytest.approx(0.2, rel=0.05)
+    assert bins["scatter"][-1] == pytest.approx(0.05, rel=0.05)
+    assert m["scatter_logM_ge_14.8"] == pytest.approx(0.05, rel=0.05)
+    assert "coverage_68" not in m
+
+
+def test_bad_input():
+    with pytest.raises(InvalidInputError, match="pdfs or point predictions"):
+        evaluate(np.ones(100), n_members=np.ones(100))
+    with pytest.raises(InvalidInputError, match="shape"):
+        posterior_summaries(np.ones((3, 4)), np.arange(5.0))
