@@ -18,6 +18,7 @@ import importlib
 
 from astropy import config as _config
 
+from . import exceptions as _exceptions
 from .exceptions import *  # noqa: F403
 from .logger import log
 
@@ -53,7 +54,7 @@ _LAZY = {
     "MassFlow": "flow",
 }
 
-__all__ = ["conf", "log", "__version__", *_LAZY]  # noqa: PLE0604
+__all__ = ["conf", "log", "__version__", *_LAZY, *_exceptions.__all__]  # noqa: PLE0604
 
 
 def __getattr__(name):

@@ -131,6 +131,187 @@ def _plot_infer(cluster, post, path):
     plt.close(fig)
 
 
+def _add_train(subparsers):
+    p = subparsers.add_parser(
+        "train", help="train a flow on a mock catalogue",
+        description="Train a conditional flow on a mock catalogue (made by 'clustermass mock')."
+                    " An interrupted run resumes from its checkpoints when run again.",
+    )
+    p.add_argument("mocks", help="training catalogue (HDF5 from 'clustermass mock')")
+    p.add_argument("--config", default="default", choices=["default", "paper"],
+                   help="flow configuration (default: %(default)s)")
+    p.add_argument("--output", "-o", required=True, help="model directory to write")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--max-updates", type=int, default=None,
+                   help="stop after this many updates (default: the config's)")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args):
+    from .training import train_from_catalogue
+
+    kwargs = {} if args.max_updates is None else {"max_updates": args.max_updates}
+    flow = train_from_catalogue(args.mocks, config=args.config, output=args.output,
+                                seed=args.seed, **kwargs)
+    print(f"wrote {args.output}: {flow!r}")
+    return 0
+
+
+def _load_model(spec):
+    import os
+
+    from .flow import MassFlow
+
+    return MassFlow.load(spec) if os.path.isdir(spec) else MassFlow.pretrained(spec)
+
+
+def _add_evaluate(subparsers):
+    p = subparsers.add_parser(
+        "evaluate", help="validate models on held-out mocks",
+        description="Evaluate flows and M-sigma on the same held-out mock clusters: scatter"
+                    " per mass bin, the eq. 8 fit, coverage, PIT and NLL.",
+    )
+    p.add_argument("model", help="model directory, or 'contaminated'/'pure' for a shipped one")
+    p.add_argument("mocks", help="test catalogue (HDF5 from 'clustermass mock --split test')")
+    p.add_argument("--compare", nargs="*", default=[], metavar="MODEL",
+                   help="more models to evaluate on the same clusters")
+    p.add_argument("--no-msigma", action="store_true", help="skip the M-sigma baseline")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--figures", metavar="DIR", help="write the validation figures here")
+    p.set_defaults(func=_run_evaluate)
+
+
+def _model_label(spec, model):
+    import os
+
+    return f"{os.path.basename(os.path.normpath(spec))} ({model.config.name})"
+
+
+def _run_evaluate(args):
+    from . import mocks, validation
+
+    models = {}
+    for spec in [args.model, *args.compare]:
+        model = _load_model(spec)
+        models[_model_label(spec, model)] = model
+    catalogue = mocks.load(args.mocks)
+    results = validation.evaluate_catalogue(models, catalogue,
+                                            include_msigma=not args.no_msigma)
+    if args.json:
+        print(json.dumps(validation.to_json_dict(results), indent=1))
+    else:
+        validation.report_table(results).pprint(max_width=-1, max_lines=-1)
+        for label, m in results.items():
+            if not label.startswith("_"):
+                print(f"\n{label}: per log-mass bin")
+                m["per_bin"].pprint(max_width=-1, max_lines=-1)
+    if args.figures:
+        _write_validation_figures(results, args.figures)
+    return 0
+
+
+def _write_validation_figures(results, directory):
+    import os
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import plotting
+
+    os.makedirs(directory, exist_ok=True)
+    truth, n_members = results["_truth"], results["_n_members"]
+    estimators = {k: v for k, v in results.items() if not k.startswith("_")}
+    figs = {
+        "fig5_prediction_bands.png": plotting.plot_prediction_bands(estimators, truth),
+        "fig6_scatter_vs_members.png": plotting.plot_scatter_vs_members(estimators, n_members,
+                                                                        truth),
+        "calibration.png": plotting.plot_calibration(estimators),
+    }
+    for name, fig in figs.items():
+        fig.savefig(os.path.join(directory, name), dpi=110)
+        plt.close(fig)
+    print(f"figures written to {directory}", file=sys.stderr)
+
+
+def _add_table1(subparsers):
+    p = subparsers.add_parser(
+        "table1", help="the paper's Table 1: masses of eight real clusters",
+        description="Weigh the eight clusters of Kodi Ramanah et al. (2020, Table 1) and list"
+                    " our flow mass next to the paper's and the literature's.",
+    )
+    p.add_argument("--method", default="contaminated",
+                   help="model ('contaminated', 'pure', a directory) or 'msigma'")
+    p.add_argument("--offline", action="store_true", help="only the shipped snapshots")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--plot", metavar="FILE", help="draw the paper's Fig. 7 for these clusters")
+    p.set_defaults(func=_run_table1)
+
+
+def table1(method="contaminated", *, offline=False):
+    """Masses of the paper's eight clusters as an `~astropy.table.QTable`."""
+    import numpy as np
+    from astropy.table import QTable
+
+    from . import clusters
+    from .core import ClusterMass
+    from .exceptions import NEDError, OfflineError
+
+    ref = clusters.reference_clusters()
+    model = method if method == "msigma" else _load_model(method)
+    rows = []
+    for r in ref:
+        name = r["name"]
+        row = {"cluster": name, "n_galaxies": 0, "log_m_flow": np.nan, "log_m_flow_err": np.nan,
+               "log_m_paper": float(r["log_m200c_flow_paper"]),
+               "log_m_paper_err": float(r["log_m200c_flow_paper_err"]),
+               "log_m_lit": float(r["log_m200c_lit"]),
+               "log_m_lit_err": float(r["log_m200c_lit_err"]),
+               "lit_reference": str(r["lit_reference"]), "source": "needs NED"}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cm = ClusterMass.from_ned(name, offline=offline)
+                post = cm.infer(model)
+        except (NEDError, OfflineError):
+            rows.append(row)
+            continue
+        row.update(n_galaxies=post.meta["n_galaxies"], log_m_flow=post.mean,
+                   log_m_flow_err=post.std, source=cm.source)
+        rows.append(row)
+    t = QTable(rows=[list(x.values()) for x in rows], names=list(rows[0]))
+    for col in ("log_m_flow", "log_m_flow_err", "log_m_paper", "log_m_paper_err", "log_m_lit",
+                "log_m_lit_err"):
+        t[col].info.format = ".2f"
+    t.meta["method"] = method if isinstance(method, str) else repr(method)
+    return t
+
+
+def _run_table1(args):
+    import math
+
+    t = table1(args.method, offline=args.offline)
+    if args.json:
+        print(json.dumps([{k: (None if isinstance(v, float) and math.isnan(v) else v)
+                           for k, v in zip(t.colnames, (x.item() if hasattr(x, "item") else x
+                                                        for x in row))} for row in t]))
+    else:
+        t.pprint(max_width=-1, max_lines=-1)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from .plotting import plot_table1
+
+        fig = plot_table1(t)
+        fig.savefig(args.plot, dpi=120)
+        plt.close(fig)
+    return 0
+
+
 def _optional(add, subparsers, module):
     """Register a subcommand defined in another module, if that module exists."""
     import importlib
@@ -155,6 +336,10 @@ def build_parser():
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or logs")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_infer(subparsers)
+    _optional("add_mock_parser", subparsers, ".mocks._cli")
+    _add_train(subparsers)
+    _add_evaluate(subparsers)
+    _add_table1(subparsers)
     return parser
 
 

@@ -28,6 +28,10 @@ __all__ = [
     "fit_scatter_model",
     "calibration",
     "evaluate",
+    "evaluate_catalogue",
+    "msigma_point_estimates",
+    "report_table",
+    "to_json_dict",
     "DEFAULT_BINS",
 ]
 
@@ -216,4 +220,122 @@ def evaluate(log_m_true, *, n_members, pdfs=None, log_mass_grid=None, prediction
         out.update(calibration(summary, truth))
         out["mean_nll"] = float(np.mean(summary["nll"]))
         out["summary"] = summary
+    return out
+
+
+def msigma_point_estimates(catalogue, grid, *, redshift, cosmology=None):
+    """M-sigma log masses of every cluster of a mock catalogue (no bootstrap).
+
+    Uses the galaxies inside ``grid``'s window, as the flows do.
+
+    Returns
+    -------
+    log_m, n_members : ndarray
+    """
+    from astropy.stats import biweight_scale
+
+    from .baselines import msigma_log_mass
+
+    gal = catalogue.galaxies
+    R = np.asarray(gal["R"].value if hasattr(gal["R"], "unit") else gal["R"], float)
+    v = np.asarray(gal["v"].value if hasattr(gal["v"], "unit") else gal["v"], float)
+    cid = np.asarray(gal["cluster_id"])
+    inside = grid.contains(R, v)
+    ids = np.asarray(catalogue.clusters["cluster_id"])
+    order = np.argsort(cid[inside], kind="stable")
+    cid_in, v_in = cid[inside][order], v[inside][order]
+    starts = np.searchsorted(cid_in, ids, side="left")
+    stops = np.searchsorted(cid_in, ids, side="right")
+    sigma = np.full(ids.size, np.nan)
+    for k, (a, b) in enumerate(zip(starts, stops)):
+        if b - a >= 3:
+            sigma[k] = biweight_scale(v_in[a:b], c=9.0, modify_sample_size=True)
+    sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, 1.0)
+    log_m = msigma_log_mass(sigma, redshift, cosmology=cosmology)
+    return np.asarray(log_m), (stops - starts).astype(int)
+
+
+def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_BINS,
+                       high_mass=14.8):
+    """Evaluate flows (and M-sigma) on the same held-out mock catalogue.
+
+    Parameters
+    ----------
+    models : dict
+        ``{label: MassFlow}``.
+    catalogue : `~clustermass.mocks.MockCatalogue`
+        Held-out test clusters.
+
+    Returns
+    -------
+    results : dict
+        ``{label: metrics}`` from `evaluate`, plus the key ``"_truth"`` with the
+        true log masses and ``"_n_members"``.
+    """
+    from .posterior import default_log_mass_grid
+
+    truth = np.asarray(catalogue.log_mass, float)
+    results = {}
+    n_members = None
+    grid0 = None
+    for label, model in models.items():
+        hists = catalogue.histograms(model.grid)
+        n_members = hists.reshape(len(hists), -1).sum(axis=1)
+        grid0 = model.grid
+        lm_grid = default_log_mass_grid()
+        pdfs = model.pdf_grid(hists, lm_grid)
+        results[label] = evaluate(truth, n_members=n_members, pdfs=pdfs, log_mass_grid=lm_grid,
+                                  bins=bins, high_mass=high_mass)
+    if include_msigma:
+        from .phasespace import PhaseSpaceGrid
+
+        grid = grid0 or PhaseSpaceGrid()
+        z = float(catalogue.meta.get("redshift", 0.117))
+        log_m, n_ms = msigma_point_estimates(catalogue, grid, redshift=z)
+        results["msigma"] = evaluate(truth, n_members=n_ms, prediction=log_m, bins=bins,
+                                     high_mass=high_mass)
+        if n_members is None:
+            n_members = n_ms
+    results["_truth"] = truth
+    results["_n_members"] = n_members
+    return results
+
+
+def report_table(results):
+    """One row per estimator: the headline metrics of `evaluate_catalogue`."""
+    rows = []
+    for label, m in results.items():
+        if label.startswith("_"):
+            continue
+        high = [k for k in m if k.startswith("scatter_logM_ge_")][0]
+        rows.append({
+            "estimator": label,
+            "n_clusters": m["n_clusters"],
+            "bias": m["bias"],
+            "scatter": m["scatter"],
+            "scatter_high_mass": m[high],
+            "sigma_stat": m["sigma_stat"],
+            "sigma_sys": m["sigma_sys"],
+            "coverage_68": m.get("coverage_68", np.nan),
+            "coverage_95": m.get("coverage_95", np.nan),
+            "mean_nll": m.get("mean_nll", np.nan),
+        })
+    t = QTable(rows=[list(r.values()) for r in rows], names=list(rows[0]))
+    for col in t.colnames[2:]:
+        t[col].info.format = ".4f"
+    return t
+
+
+def to_json_dict(results):
+    """A JSON-serialisable version of `evaluate_catalogue`'s output."""
+    out = {}
+    for label, m in results.items():
+        if label.startswith("_"):
+            continue
+        d = {k: v for k, v in m.items() if k not in ("per_bin", "summary", "prediction")}
+        d["per_bin"] = [{k: (None if isinstance(v, float) and np.isnan(v) else
+                             (float(v) if k not in ("n",) else int(v)))
+                         for k, v in zip(m["per_bin"].colnames, row)}
+                        for row in m["per_bin"]]
+        out[label] = d
     return out
