@@ -183,7 +183,8 @@ class ClusterMass:
             Quantities; common spellings such as ``RA``, ``RAJ2000`` work too)
             or a `~astropy.coordinates.SkyCoord` column ``coord``, and redshifts
             in ``redshift`` or ``z`` (or velocities ``cz`` in km/s).
-            Blank (masked) redshifts are dropped with a `NoRedshiftsWarning`.
+            Blank (masked) redshifts are dropped with a
+            `~clustermass.exceptions.NoRedshiftsWarning`.
         center : `~astropy.coordinates.SkyCoord`
             Cluster centre.
         redshift : float
@@ -295,7 +296,7 @@ class ClusterMass:
         -----
         When NED cannot be reached and clustermass ships an offline snapshot of
         the cluster's galaxies (Coma: SDSS; A1689: HeCS), the snapshot is used
-        and an `OfflineSnapshotWarning` names its source.
+        and an `~clustermass.exceptions.OfflineSnapshotWarning` names its source.
         """
         from . import clusters
 
