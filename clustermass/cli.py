@@ -71,13 +71,10 @@ def _run_infer(args):
     from .core import ClusterMass
 
     target = _parse_target(args.name)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cluster = ClusterMass.from_ned(target, redshift=args.redshift, offline=args.offline)
-        model = _resolve_method(args.method)
-        post = cluster.infer(model, seed=args.seed)
-    for w in caught:
-        print(f"clustermass: warning: {w.message}", file=sys.stderr)
+    # Warnings (e.g. an offline snapshot used in place of NED) go to stderr.
+    cluster = ClusterMass.from_ned(target, redshift=args.redshift, offline=args.offline)
+    model = _resolve_method(args.method)
+    post = cluster.infer(model, seed=args.seed)
     summary = post.summary()
     result = {
         "cluster": cluster.name or args.name,
@@ -333,7 +330,9 @@ def build_parser():
                     " (Kodi Ramanah et al. 2020).",
     )
     parser.add_argument("--version", action="version", version=f"clustermass {__version__}")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or logs")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="log what is done (on stdout, so not with --json)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_infer(subparsers)
     _optional("add_mock_parser", subparsers, ".mocks._cli")
@@ -352,9 +351,10 @@ def main(argv=None):
         return 1
     from . import conf, log
 
+    # Keep stdout for results: informational logs only with --verbose.
+    log.setLevel("INFO" if args.verbose else "WARNING")
     if args.quiet:
         conf.show_progress = False
-        log.setLevel("WARNING")
     try:
         return args.func(args)
     except ClusterMassError as exc:

@@ -3,10 +3,16 @@
 import numpy as np
 import pytest
 
+# astroquery redirects warnings to its logger when it is first imported. Import it
+# before any test so that this happens outside pytest.warns() blocks, which then see
+# the warnings that clustermass issues after a NED call.
+import astroquery.ipac.ned  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _isolated_config(tmp_path, monkeypatch):
     """Keep tests away from the user's cache and make plots headless."""
+    (tmp_path / "cache" / "astropy").mkdir(parents=True)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     from clustermass import conf
