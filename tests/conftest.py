@@ -15,10 +15,12 @@ def _isolated_config(tmp_path, monkeypatch):
     (tmp_path / "cache" / "astropy").mkdir(parents=True)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    from clustermass import conf
+    from clustermass import conf, log
 
+    level = log.level
     with conf.set_temp("show_progress", False):
         yield
+    log.setLevel(level)  # the CLI changes it
 
 
 @pytest.fixture
