@@ -173,6 +173,8 @@ def _add_evaluate(subparsers):
     p.add_argument("--compare", nargs="*", default=[], metavar="MODEL",
                    help="more models to evaluate on the same clusters")
     p.add_argument("--no-msigma", action="store_true", help="skip the M-sigma baseline")
+    p.add_argument("--prior", default="mass_function", choices=["mass_function", "flat"],
+                   help="prior of the flow posteriors (default: %(default)s, as the test set)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--figures", metavar="DIR", help="write the validation figures here")
     p.set_defaults(func=_run_evaluate)
@@ -192,7 +194,7 @@ def _run_evaluate(args):
         model = _load_model(spec)
         models[_model_label(spec, model)] = model
     catalogue = mocks.load(args.mocks)
-    results = validation.evaluate_catalogue(models, catalogue,
+    results = validation.evaluate_catalogue(models, catalogue, prior=args.prior,
                                             include_msigma=not args.no_msigma)
     if args.json:
         print(json.dumps(validation.to_json_dict(results), indent=1))

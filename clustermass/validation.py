@@ -256,7 +256,7 @@ def msigma_point_estimates(catalogue, grid, *, redshift, cosmology=None):
 
 
 def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_BINS,
-                       high_mass=14.8):
+                       high_mass=14.8, prior="mass_function"):
     """Evaluate flows (and M-sigma) on the same held-out mock catalogue.
 
     Parameters
@@ -265,6 +265,11 @@ def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_B
         ``{label: MassFlow}``.
     catalogue : `~clustermass.mocks.MockCatalogue`
         Held-out test clusters.
+    prior : {'mass_function', 'flat'}, optional
+        Prior of the flow posteriors (`clustermass.priors.reweight`). Test
+        clusters follow the mass function, so ``'mass_function'`` (default)
+        is the calibrated choice; ``'flat'`` is the training prior, as in Kodi
+        Ramanah et al. (2020).
 
     Returns
     -------
@@ -273,6 +278,7 @@ def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_B
         true log masses and ``"_n_members"``.
     """
     from .posterior import default_log_mass_grid
+    from .priors import reweight
 
     truth = np.asarray(catalogue.log_mass, float)
     results = {}
@@ -284,6 +290,7 @@ def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_B
         grid0 = model.grid
         lm_grid = default_log_mass_grid()
         pdfs = model.pdf_grid(hists, lm_grid)
+        pdfs = reweight(pdfs, lm_grid, prior, redshift=float(catalogue.meta.get("redshift", 0.117)))
         results[label] = evaluate(truth, n_members=n_members, pdfs=pdfs, log_mass_grid=lm_grid,
                                   bins=bins, high_mass=high_mass)
     if include_msigma:

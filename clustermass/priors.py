@@ -1,0 +1,109 @@
+"""Priors on cluster mass, and re-weighting flow posteriors to another prior.
+
+A flow trained on a catalogue whose log masses are distributed as
+``p_train(log M)`` learns ``p_train(log M | d)``. Training sets are flat in
+log M (Ho et al. 2019; Kodi Ramanah et al. 2020) so that rare massive
+clusters are learnt as well as common ones; but real clusters (and the test
+mocks) follow the halo mass function, and a posterior calibrated for them is
+
+    p(log M | d) ∝ p_train(log M | d) n(log M) / p_train(log M)
+
+(Bayes' theorem with the prior swapped; e.g. Papamakarios & Murray 2016,
+section 2.3). `mass_function_prior` gives ``n(log M)``, the Tinker et al.
+(2008) mass function from colossus for the synthetic universe's cosmology, at
+the mocks' redshift.
+"""
+
+import functools
+import warnings
+
+import numpy as np
+
+from .exceptions import InvalidInputError
+
+__all__ = ["mass_function_prior", "reweight", "PRIORS"]
+
+#: Priors accepted by `clustermass.core.ClusterMass.infer` and ``clustermass evaluate``.
+PRIORS = ("flat", "mass_function")
+
+
+@functools.lru_cache(maxsize=8)
+def _log_dn_dlogm(redshift):
+    from colossus.cosmology import cosmology as ccosmo
+    from colossus.lss import mass_function as cmf
+
+    from .mocks.universe import SyntheticUniverse, _colossus_cosmology
+    from .phasespace import resolve_cosmology
+
+    uni = SyntheticUniverse()
+    cc = _colossus_cosmology(resolve_cosmology(None), uni)
+    previous = getattr(ccosmo, "current_cosmo", None)
+    ccosmo.setCurrent(cc)
+    try:
+        lm = np.linspace(12.0, 16.5, 901)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # outside calibration range
+            dn = cmf.massFunction(10**lm, redshift, mdef="200c", model=uni.mass_function,
+                                  q_out="dndlnM")
+    finally:
+        if previous is not None:
+            ccosmo.setCurrent(previous)
+    return lm, np.log(np.maximum(dn, 1e-300))
+
+
+def mass_function_prior(log_mass_grid, *, redshift=0.117):
+    """Relative halo mass function dn/dlog M (Tinker et al. 2008) on a log-mass grid.
+
+    Parameters
+    ----------
+    log_mass_grid : array-like
+        log10[M200c / (h^-1 Msun)].
+    redshift : float, optional
+        Default 0.117, the redshift of the mock catalogues.
+
+    Returns
+    -------
+    weights : ndarray
+        Proportional to dn/dlog M, with maximum 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clustermass.priors import mass_function_prior
+    >>> w = mass_function_prior(np.array([14.0, 15.0]))
+    >>> bool(w[0] > 20 * w[1])  # massive clusters are rare
+    True
+    """
+    lm, log_dn = _log_dn_dlogm(float(redshift))
+    x = np.asarray(log_mass_grid, float)
+    out = np.exp(np.interp(x, lm, log_dn) - np.interp(x, lm, log_dn).max())
+    return out
+
+
+def reweight(pdfs, log_mass_grid, prior, *, redshift=0.117):
+    """Re-weight posterior densities from a flat training prior to ``prior``.
+
+    Parameters
+    ----------
+    pdfs : ndarray
+        Shape ``(n, n_grid)`` or ``(n_grid,)``.
+    prior : {'flat', 'mass_function'}
+        ``'flat'`` returns ``pdfs`` unchanged.
+
+    Returns
+    -------
+    pdfs : ndarray
+        Same shape; rows re-normalised on the grid.
+    """
+    if prior not in PRIORS:
+        raise InvalidInputError(f"prior must be one of {PRIORS}, got {prior!r}")
+    pdfs = np.asarray(pdfs, float)
+    if prior == "flat":
+        return pdfs
+    grid = np.asarray(log_mass_grid, float)
+    w = mass_function_prior(grid, redshift=redshift)
+    out = pdfs * w
+    norm = np.trapezoid(out, grid, axis=-1)
+    if np.any(norm <= 0):
+        raise InvalidInputError("a posterior vanishes after re-weighting")
+    return out / np.expand_dims(norm, -1)
