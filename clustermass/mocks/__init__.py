@@ -1,0 +1,34 @@
+"""Mock cluster catalogues: a synthetic universe and the Ho et al. (2019) observer.
+
+The flows of clustermass learn p(log M | phase space) from mock clusters.
+Kodi Ramanah et al. (2020, MNRAS 499, 1985) cut theirs out of the MDPL2
+simulation with the procedure of Ho et al. (2019, ApJ 887, 25). This
+subpackage provides
+
+* `SyntheticUniverse`: host haloes, member galaxies, substructure, infall
+  zone, neighbouring groups and field galaxies, built from published
+  simulation results (every free number is a documented parameter);
+* `generate`: mock catalogues (``pure`` or ``contaminated``, ``train`` flat in
+  log M or ``test`` following the mass function), written to HDF5 in seeded
+  chunks, reproducible for any number of worker processes;
+* `load` and `MockCatalogue`: the catalogues read back, with phase-space
+  histograms on any `~clustermass.phasespace.PhaseSpaceGrid`;
+* `observe`: the same cylinder cut applied to a real simulation box (hosts and
+  galaxies with positions, velocities, masses; periodic).
+
+See ``docs/user_guide/mocks.rst`` for the physics, its sources and the
+validation figures (``clustermass mock-validate``).
+"""
+
+from .catalogue import MockCatalogue, generate, load
+from .observer import observe
+from .universe import SyntheticUniverse, mbm10_interloper_density
+
+__all__ = [
+    "SyntheticUniverse",
+    "MockCatalogue",
+    "generate",
+    "load",
+    "observe",
+    "mbm10_interloper_density",
+]
