@@ -42,7 +42,7 @@ __all__ = ["ClusterMass", "MIN_GALAXIES", "DEFAULT_MODEL"]
 MIN_GALAXIES = 10
 
 #: What `ClusterMass.infer` uses when no model is given.
-DEFAULT_MODEL = "msigma"
+DEFAULT_MODEL = "contaminated"
 
 _RA_NAMES = ("ra", "RA", "RA(deg)", "RAJ2000", "_RAJ2000", "ra_deg")
 _DEC_NAMES = ("dec", "DEC", "Dec", "DEC(deg)", "DEJ2000", "_DEJ2000", "dec_deg")
