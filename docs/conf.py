@@ -41,7 +41,7 @@ nitpick_ignore = [
 nitpick_ignore_regex = [
     # Intersphinx inventories cannot be fetched on offline machines (our CI); there,
     # references into other packages cannot be checked, ours still are.
-    ("py:.*", r"(astropy|numpy|scipy|matplotlib|warnings|h5py|tensorflow|tf_keras|"
+    ("py:.*", r"(astropy|astroquery|numpy|scipy|matplotlib|warnings|h5py|tensorflow|tf_keras|colossus|"
               r"tensorflow_probability|pathlib|argparse|os|json)(\..*)?"),
     ("py:class", r".*\['.*'\]"),  # astropy-style "Quantity ['speed']"
     ("py:class", r"(ndarray|float|int|str|bool|dict|list|tuple) of .*"),

@@ -316,7 +316,7 @@ class SyntheticUniverse:
 
     @classmethod
     def from_dict(cls, d):
-        """Build from `to_dict` output (unknown keys raise `InvalidInputError`)."""
+        """Build from `to_dict` output (unknown keys raise `~clustermass.exceptions.InvalidInputError`)."""
         names = set(cls.parameter_names())
         unknown = sorted(set(d) - names)
         if unknown:
@@ -562,7 +562,7 @@ def mbm10_interloper_density(X, u):
     ``sigma_i = 0.612 - 0.0653 X^2`` and ``B = 0.0075``, where X = R / r200,
     u = v_los / v200 (the form used by MAMPOSSt, Mamon, Biviano & Boue 2013,
     MNRAS 429, 3079). g_hat is the number of interlopers per unit X^2-area
-    (dN = g_hat 2 pi X dX d|u|) and per unit |u|, in units of N_v, the number
+    (``dN = g_hat 2 pi X dX d|u|``) and per unit ``|u|``, in units of N_v, the number
     of tracers inside the virial sphere; it was fit for X < 1.
 
     Examples
