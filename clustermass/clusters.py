@@ -1,13 +1,17 @@
 """The reference clusters of Kodi Ramanah et al. (2020) and their offline snapshots.
 
-`reference_clusters` lists the eight clusters of the paper's Table 1 with
-centres, redshifts, the paper's flow masses and the literature masses, each
-with its source (built by ``data/make_reference_clusters.py``). Two of them
-have galaxy snapshots shipped with the package, so that clustermass works
-offline:
+`reference_clusters` lists the eight clusters of the paper's Table 1 (Coma,
+A1689, A85, A119, A576, A1651, A2142, A2670) with centres, redshifts, the
+paper's flow masses and the literature masses it compares with, each value
+with its source (``clustermass/data/reference_clusters.ecsv``; provenance in
+the repository's ``data/README.rst``). `get_cluster` finds one by any of its
+names.
 
-* Coma: SDSS DR20 projected phase space (R, v) extracted by the RCausticMass
-  project (D. F. Morell 2026, MIT licence);
+Two clusters have galaxy snapshots shipped with the package, so that
+clustermass works without NED (`load_snapshot`, `snapshot_source`):
+
+* Coma: the projected phase space (R, v) of SDSS DR20 galaxies extracted by
+  the RCausticMass project (Dailer F. Morell 2026, MIT licence);
 * A1689: Hectospec Cluster Survey redshifts (Rines et al. 2013, ApJ 767, 15).
 """
 
@@ -22,21 +26,25 @@ from astropy.table import QTable
 
 from .exceptions import UnknownClusterError
 
-__all__ = ["reference_clusters", "get_cluster", "load_snapshot", "snapshot_source",
-           "SNAPSHOTS"]
+__all__ = ["reference_clusters", "get_cluster", "load_snapshot", "snapshot_source", "SNAPSHOTS"]
 
-#: Offline galaxy snapshots shipped with clustermass, by cluster name.
+#: Offline galaxy snapshots shipped in ``clustermass/data/snapshots/``, by
+#: reference-cluster name (built by the repository's ``data/make_snapshots.py``).
 SNAPSHOTS = {"Coma": "coma_sdss.ecsv", "A1689": "a1689_hecs.ecsv"}
 
 
-def _data_path(*parts):
-    return resources.files("clustermass").joinpath("data", *parts)
-
-
 def _key(name):
-    """Normalise a cluster name: case, spaces and the Abell/ACO prefixes."""
-    k = re.sub(r"[\s_\-]+", "", str(name).lower())
-    return re.sub(r"^(abell|aco)", "a", k)
+    """Normalise a cluster name: case, spaces, punctuation, 'Abell'/'ACO', 'cluster'."""
+    k = re.sub(r"[\s_\-.]+", "", str(name).lower())
+    k = re.sub(r"(?<=.)cluster$", "", k)
+    return re.sub(r"^(abell|aco|a)0*(\d)", r"a\2", k)
+
+
+def _read_ecsv(*parts):
+    # Snapshots hold radii in h^-1 Mpc, which needs astropy's little-h unit enabled.
+    path = resources.files("clustermass").joinpath("data", *parts)
+    with path.open("r", encoding="utf-8") as f, u.add_enabled_units(cu):
+        return QTable.read(f.read(), format="ascii.ecsv")
 
 
 @functools.cache
@@ -44,18 +52,13 @@ def _table():
     return _read_ecsv("reference_clusters.ecsv")
 
 
-def _read_ecsv(*parts):
-    # Snapshots store radii in h^-1 Mpc, which needs astropy's little-h unit enabled.
-    with _data_path(*parts).open("r") as f, u.add_enabled_units(cu):
-        return QTable.read(f.read(), format="ascii.ecsv")
-
-
 @functools.cache
 def _index():
     index = {}
     for i, row in enumerate(_table()):
         for alias in [row["name"], *str(row["aliases"]).split(";")]:
-            index[_key(alias)] = i
+            if alias.strip():
+                index.setdefault(_key(alias), (i, alias.strip()))
     return index
 
 
@@ -65,10 +68,17 @@ def reference_clusters():
     Returns
     -------
     table : `~astropy.table.QTable`
-        A copy: ``name, aliases, ra, dec, redshift``, the sources and
-        verification flags of the centre and redshift, the paper's flow mass
-        ``log_m200c_flow_paper`` (and ``_err``), the literature mass
-        ``log_m200c_lit`` with its errors and ``lit_reference``.
+        A fresh copy, one row per cluster: ``name``, ``aliases`` (separated by
+        ``;``), the centre ``ra``, ``dec`` (deg) with ``position_source`` and
+        ``position_verified``, the ``redshift`` with ``redshift_source`` and
+        ``redshift_verified``, the paper's flow mass ``log_m200c_flow_paper``
+        and ``log_m200c_flow_paper_err``, and the literature mass
+        ``log_m200c_lit`` with ``log_m200c_lit_err_plus``,
+        ``log_m200c_lit_err_minus``, ``log_m200c_lit_err`` (the larger) and
+        ``lit_reference``. Masses are log10[M200c / (h^-1 Msun)], errors in
+        dex. Each column's meaning is in its ``description``. Where a
+        ``*_verified`` flag is False the value is approximate and could not be
+        checked when the table was made.
 
     Examples
     --------
@@ -76,58 +86,127 @@ def reference_clusters():
     >>> t = reference_clusters()
     >>> print(", ".join(t["name"]))
     Coma, A1689, A85, A119, A576, A1651, A2142, A2670
+    >>> print(t["name", "log_m200c_flow_paper", "log_m200c_lit"][:2])
+     name log_m200c_flow_paper log_m200c_lit
+    ----- -------------------- -------------
+     Coma                14.95         14.91
+    A1689                14.91         15.05
     """
     return _table().copy()
 
 
 def get_cluster(name):
-    """One reference cluster by name or alias ("Coma", "A1656", "Abell 1689", ...).
+    """One reference cluster, by name or alias.
+
+    Parameters
+    ----------
+    name : str
+        The name or an alias of a reference cluster: ``"Coma"``, ``"A1656"``,
+        ``"Abell 1656"``, ``"ACO 1656"``, ``"abell1689"``... Case, spaces,
+        an ``Abell``/``ACO``/``A`` prefix and a trailing ``cluster`` do not
+        matter.
+
+    Returns
+    -------
+    row : `~astropy.table.Row`
+        The cluster's row of `reference_clusters` (from a copy, so changing it
+        changes nothing else); index it like a dict, e.g. ``row["ra"]``.
 
     Raises
     ------
     UnknownClusterError
-        With the known names and the closest matches.
+        If no reference cluster has that name; the message lists the known
+        names and the closest matches.
 
     Examples
     --------
     >>> from clustermass.clusters import get_cluster
-    >>> print(get_cluster("abell 1656")["name"])
-    Coma
+    >>> coma = get_cluster("abell 1656")
+    >>> print(coma["name"], coma["ra"], coma["redshift"])
+    Coma 194.93502 deg 0.0231
     """
     key = _key(name)
     index = _index()
     if key not in index:
-        names = list(_table()["name"])
-        close = difflib.get_close_matches(key, list(index), n=3, cutoff=0.6)
-        close_names = sorted({_table()["name"][index[c]] for c in close})
-        hint = f" Did you mean {', '.join(close_names)}?" if close_names else ""
+        names = [str(n) for n in _table()["name"]]
+        suggestions = {}
+        for match in difflib.get_close_matches(key, list(index), n=3, cutoff=0.6):
+            i, alias = index[match]
+            suggestions.setdefault(names[i], names[i] if alias == names[i] else
+                                   f"{names[i]} ({alias})")
+        hint = ""
+        if suggestions:
+            *first, last = suggestions.values()
+            hint = f" Did you mean {', '.join(first) + ' or ' if first else ''}{last}?"
         raise UnknownClusterError(
             f"unknown cluster {name!r}; the reference clusters are {', '.join(names)}.{hint}"
         )
-    return _table()[index[key]]
+    return reference_clusters()[index[key][0]]
+
+
+@functools.cache
+def _snapshot(filename):
+    return _read_ecsv("snapshots", filename)
 
 
 def load_snapshot(name):
-    """The shipped offline galaxy table of a cluster, or `None` if there is none.
+    """The offline galaxy table shipped for a cluster, or `None` if there is none.
+
+    Parameters
+    ----------
+    name : str
+        A reference-cluster name or alias (see `get_cluster`). Names that are
+        not reference clusters give `None`, like clusters without a snapshot.
 
     Returns
     -------
     table : `~astropy.table.QTable` or None
-        Coma: columns ``R`` (h^-1 Mpc) and ``v`` (km/s); A1689: ``ra``, ``dec``,
-        ``redshift`` and HeCS columns. Provenance is in ``meta``.
+        A fresh copy. Coma: the projected phase space, ``R`` (h^-1 Mpc) and
+        ``v`` (km/s) about the snapshot's own centre and redshift (1743 rows).
+        A1689: ``ra``, ``dec`` (deg), ``redshift`` (heliocentric, cz/c), ``cz``
+        and ``cz_err`` (km/s), ``xcorr_r``, ``quality`` and ``hecs_member``
+        (HeCS membership, for checks only; 499 rows). ``meta`` holds
+        ``cluster``, ``cluster_redshift``, ``source``, ``citation``,
+        ``licence``, ``notes`` and the SHA-256 of the source file.
+
+    Examples
+    --------
+    >>> from clustermass.clusters import load_snapshot
+    >>> coma = load_snapshot("Coma")
+    >>> len(coma), coma["R"].unit, coma.meta["cluster_redshift"]
+    (1743, Unit("Mpc / littleh"), 0.0235)
+    >>> load_snapshot("A85") is None
+    True
     """
     try:
-        cname = get_cluster(name)["name"]
+        cname = str(get_cluster(name)["name"])
     except UnknownClusterError:
         return None
     if cname not in SNAPSHOTS:
         return None
-    return _read_ecsv("snapshots", SNAPSHOTS[cname])
+    return _snapshot(SNAPSHOTS[cname]).copy()
 
 
 def snapshot_source(name):
-    """A one-line description of where a cluster's snapshot comes from."""
+    """Where a cluster's offline snapshot comes from, in one line.
+
+    Parameters
+    ----------
+    name : str
+        A reference-cluster name or alias.
+
+    Returns
+    -------
+    source : str
+        The snapshot's ``meta['source']``, or ``"no offline snapshot"``.
+
+    Examples
+    --------
+    >>> from clustermass.clusters import snapshot_source
+    >>> print(snapshot_source("A1689"))
+    Hectospec Cluster Survey (HeCS) redshifts in the field of Abell 1689 (Rines, ...)
+    """
     table = load_snapshot(name)
     if table is None:
         return "no offline snapshot"
-    return table.meta["source"]
+    return str(table.meta["source"])

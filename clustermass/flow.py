@@ -33,6 +33,7 @@ clustermass.flow`` is cheap. Arrays in and out are numpy arrays; TF tensors
 never leave this module.
 """
 
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -86,8 +87,12 @@ _MIN_SLOPE = 1e-3
 @functools.cache
 def _tf():
     """Import TensorFlow, TFP and tf-keras once; return them in a namespace."""
+    import os
     from types import SimpleNamespace
 
+    # TensorFlow's C++ start-up chatter (no GPU found, CPU instructions) is not for
+    # our users; an explicit setting of the variable wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with warnings.catch_warnings():
         # TFP < 0.26 checks the TF version with distutils' LooseVersion, which
         # warns on import; nothing a user can act on.
@@ -132,7 +137,7 @@ class FlowConfig:
     blocks : tuple of str
         Bijector blocks from the base distribution towards log M: ``"affine"``
         (shift and exponential scale) or ``"spline"`` (rational-quadratic
-        spline, `tfp.bijectors.RationalQuadraticSpline`). Whatever the chain,
+        spline, ``tfp.bijectors.RationalQuadraticSpline``). Whatever the chain,
         a final fixed affine map undoes the standardisation of log M.
     embedding_units : tuple of int
         Hidden layers of an MLP shared by all blocks (empty: none, the blocks
@@ -339,7 +344,7 @@ class FlowConfig:
 
     @classmethod
     def from_dict(cls, d):
-        """Rebuild from `to_dict` (unknown keys are an error)."""
+        """Rebuild from `FlowConfig.to_dict` (unknown keys are an error)."""
         if not isinstance(d, dict):
             raise InvalidInputError(f"not a FlowConfig description: {d!r}")
         names = {f.name for f in dataclasses.fields(cls)}
@@ -855,7 +860,7 @@ class MassFlow:
         Parameters
         ----------
         histograms : array-like
-            Galaxy counts, shape ``(n, n_r, n_v)`` or ``(n, n_r * n_v)`` on `grid`.
+            Galaxy counts, shape ``(n, n_r, n_v)`` or ``(n, n_r * n_v)`` on the flow's ``grid``.
         log_mass : array-like
             ``log10[M200c / (h^-1 Msun)]`` of each cluster, shape ``(n,)``.
         groups : array-like, optional
@@ -869,10 +874,12 @@ class MassFlow:
             Default: the configuration's.
         seed : int, optional
             Seed of the split, initial weights, batch order and augmentation.
-            The same seed and data give the same model.
+            The same seed and data give the same model on a CPU (no global
+            TensorFlow state is touched; on a GPU, bitwise reproducibility also
+            needs ``tf.config.experimental.enable_op_determinism()``).
         checkpoint_dir : str or path-like, optional
             Write checkpoints here every ``config.checkpoint_every`` updates
-            (`tf.train.CheckpointManager`). If the directory holds checkpoints
+            (``tf.train.CheckpointManager``). If the directory holds checkpoints
             of the same run (same data, configuration and seed), training
             resumes from the last one, e.g. after an interruption, or to go on
             to a larger ``max_updates``.
@@ -981,7 +988,8 @@ class MassFlow:
                     )
                 path = os.path.join(checkpoint_dir, state["checkpoint"])
                 try:
-                    ckpt.restore(path).assert_existing_objects_matched()
+                    with _no_root_logging_setup():
+                        ckpt.restore(path).assert_existing_objects_matched()
                 except (tf.errors.OpError, AssertionError, ValueError) as exc:
                     raise ModelError(f"cannot restore checkpoint {path}: {exc}") from exc
                 start = int(state["update"])
@@ -1006,7 +1014,8 @@ class MassFlow:
         def save_checkpoint(update):
             if manager is None:
                 return
-            path = manager.save(checkpoint_number=update)
+            with _no_root_logging_setup():
+                path = manager.save(checkpoint_number=update)
             from .training import write_json_atomic
 
             write_json_atomic({
@@ -1311,7 +1320,7 @@ class MassFlow:
 
     @classmethod
     def load(cls, directory, *, grid=None):
-        """Read a model written by `save`.
+        """Read a model written by `MassFlow.save`.
 
         Parameters
         ----------
@@ -1428,6 +1437,28 @@ class MassFlow:
             flow = cls.load(p)
         flow._meta["name"] = key
         return flow
+
+
+@contextlib.contextmanager
+def _no_root_logging_setup():
+    """Keep absl (used by TF's checkpointing) from calling ``logging.basicConfig()``.
+
+    ``absl.logging.log`` configures the root logger when it has no handlers,
+    after which every clustermass message is printed twice. A temporary
+    `logging.NullHandler` on the root logger prevents that; it is removed again.
+    """
+    import logging
+
+    root = logging.getLogger()
+    guard = None
+    if not root.handlers:
+        guard = logging.NullHandler()
+        root.addHandler(guard)
+    try:
+        yield
+    finally:
+        if guard is not None:
+            root.removeHandler(guard)
 
 
 def _pretrained_dir(kind):

@@ -255,7 +255,7 @@ class EarlyStopping:
 
     @classmethod
     def from_dict(cls, d):
-        """Rebuild from `to_dict`."""
+        """Rebuild from `EarlyStopping.to_dict`."""
         es = cls(d["patience"], min_delta=d.get("min_delta", 0.0))
         es.best_loss = float("inf") if d["best_loss"] is None else float(d["best_loss"])
         es.best_update = int(d["best_update"])
@@ -310,7 +310,7 @@ def train_from_catalogue(catalogue_path, *, config="default", output, seed=0, gr
     Parameters
     ----------
     catalogue_path : str or path-like
-        A mock catalogue readable by `clustermass.mocks.load`.
+        A mock catalogue readable by ``clustermass.mocks.load``.
     config : str or `~clustermass.flow.FlowConfig`, optional
         ``"default"`` or ``"paper"`` or a configuration.
     output : str or path-like

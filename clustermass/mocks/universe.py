@@ -580,7 +580,7 @@ def mbm10_interloper_density(X, u):
 
 
 def mbm10_interloper_number(x_max, u_max, n_x=400):
-    """Interlopers per virial-sphere member inside X < x_max and |u| < u_max (MBM10 form).
+    """Interlopers per virial-sphere member inside ``X < x_max`` and ``|u| < u_max`` (MBM10 form).
 
     ``N_i / N_v = 2 pi int_0^x_max X [sqrt(pi/2) A sigma_i erf(u_max / (sqrt2 sigma_i))
     + u_max B] dX``, as in MAMPOSSt.
