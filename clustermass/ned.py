@@ -26,6 +26,7 @@ cached on disk as ECSV (`cache_dir`), written atomically.
 """
 
 import contextlib
+import copy
 import hashlib
 import inspect
 import json
@@ -306,7 +307,7 @@ def _conform(table):
 
 def _build(columns, n, meta=None):
     """The output table from ``{name: column or None}``, in the order of `COLUMNS`."""
-    out = QTable(meta=dict(meta or {}))
+    out = QTable(meta=copy.deepcopy(dict(meta or {})))
     for name, (unit, description) in COLUMNS.items():
         col = columns.get(name)
         if unit is None and name != "redshift":
@@ -458,7 +459,7 @@ def select_galaxies(table, *, z_min, z_max, types=GALAXY_TYPES, drop_photometric
     drop_photometric : bool, optional
         Drop redshifts flagged as photometric or otherwise not measured from a
         spectrum (`NON_SPECTROSCOPIC_FLAGS`, `NON_SPECTROSCOPIC_TECHNIQUES`,
-        `NON_SPECTROSCOPIC_METHODS`). Default `True`.
+        `NON_SPECTROSCOPIC_METHODS`). Default ``True``.
 
     Returns
     -------
@@ -529,6 +530,7 @@ def select_galaxies(table, *, z_min, z_max, types=GALAXY_TYPES, drop_photometric
         )
     log.info(f"NED: kept {counts['kept']} of {n} objects; dropped {summary}.")
     out = table[keep]
+    out.meta = copy.deepcopy(table.meta)
     out.meta["counts"] = counts
     out.meta["selection"] = {
         "z_min": z_min, "z_max": z_max,
@@ -593,17 +595,15 @@ def _call_ned(center, radius, timeout, *, z_window=None):
             " offline snapshot (ClusterMass.from_ned(name, offline=True) for Coma and A1689)"
             " or ClusterMass.from_table with your own galaxies."
         ) from None
-    except requests.exceptions.HTTPError as exc:
+    except requests.exceptions.ConnectionError as exc:
+        raise OfflineError(_offline_message(exc)) from None
+    except requests.exceptions.RequestException as exc:  # HTTP errors, broken replies
         raise NEDServiceError(
-            f"NED answered with an HTTP error ({exc}). This is usually transient: try again"
-            " later."
+            f"NED answered with an HTTP error or a broken reply ({type(exc).__name__}: {exc})."
+            " This is usually transient: try again later."
         ) from None
-    except (requests.exceptions.ConnectionError, OSError) as exc:
-        raise OfflineError(
-            f"NED cannot be reached ({type(exc).__name__}: {exc}). Check the network, or use"
-            " an offline snapshot (ClusterMass.from_ned(name, offline=True) for Coma and"
-            " A1689) or ClusterMass.from_table with your own galaxies."
-        ) from None
+    except OSError as exc:  # sockets refused below requests (e.g. no network at all)
+        raise OfflineError(_offline_message(exc)) from None
     except (*service_errors, ValueError, ExpatError) as exc:
         raise NEDServiceError(
             f"NED returned an error or a reply that is not a VOTable ({type(exc).__name__}:"
@@ -612,6 +612,14 @@ def _call_ned(center, radius, timeout, *, z_window=None):
     if table is None:
         raise NEDServiceError("NED returned no table. Try again later.")
     return table
+
+
+def _offline_message(exc):
+    return (
+        f"NED cannot be reached ({type(exc).__name__}: {exc}). Check the network, or use an"
+        " offline snapshot (ClusterMass.from_ned(name, offline=True) for Coma and A1689) or"
+        " ClusterMass.from_table with your own galaxies."
+    )
 
 
 def _provenance():
@@ -654,8 +662,9 @@ def query_region(center, *, redshift, r_max=1.6 * R_UNIT, v_max=2500 * V_UNIT, c
         Read and write the on-disk cache (`cache_dir`); default
         ``clustermass.conf.ned_cache``. The cache holds the parsed reply
         (all objects), keyed by centre, radius and window.
-    timeout : float, optional
-        Seconds to wait for NED; default ``clustermass.conf.ned_timeout``.
+    timeout : float or `~astropy.units.Quantity` ['time'], optional
+        Time to wait for NED (a float is in seconds); default
+        ``clustermass.conf.ned_timeout``.
 
     Returns
     -------
@@ -699,12 +708,19 @@ def query_region(center, *, redshift, r_max=1.6 * R_UNIT, v_max=2500 * V_UNIT, c
             "center must be a scalar SkyCoord: NED is queried by coordinates, not by name"
             " (e.g. SkyCoord(194.935, 27.912, unit='deg'))"
         )
-    z_c = _check_redshift(redshift, "redshift")
+    try:
+        z_c = _check_redshift(redshift, "redshift")
+    except (TypeError, ValueError, u.UnitsError):
+        z_c = np.array(np.nan)
     if z_c.ndim != 0 or not z_c > 0:
         raise InvalidInputError(f"redshift must be one positive number, got {redshift!r}")
     z_c = float(z_c)
     cache = bool(conf.ned_cache if cache is None else cache)
-    timeout = float(conf.ned_timeout if timeout is None else timeout)
+    timeout = conf.ned_timeout if timeout is None else timeout
+    try:
+        timeout = float(timeout.to_value(u.s) if isinstance(timeout, u.Quantity) else timeout)
+    except (TypeError, ValueError, u.UnitsError):
+        timeout = np.nan
     if not timeout > 0:
         raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout}")
     cosmo = resolve_cosmology(cosmology)
@@ -714,8 +730,14 @@ def query_region(center, *, redshift, r_max=1.6 * R_UNIT, v_max=2500 * V_UNIT, c
     from astroquery.ipac.ned import Ned
 
     server_side_z = _supports_z_constraint(Ned.query_region)
-    path = cache_dir() / f"cone_{_cache_key(center, radius, z_min, z_max, server_side_z)}.ecsv"
-    objects = _read_cache(path) if cache and path.exists() else None
+    path = None
+    if cache:
+        key = _cache_key(center, radius, z_min, z_max, server_side_z)
+        try:
+            path = cache_dir() / f"cone_{key}.ecsv"
+        except OSError as exc:
+            log.warning(f"The NED cache directory cannot be used ({exc}); not caching.")
+    objects = _read_cache(path) if path is not None and path.exists() else None
     if objects is not None:
         log.info(f"NED: using the cached reply {path} (queried {objects.meta.get('date')})")
         objects.meta["from_cache"] = True
@@ -746,7 +768,7 @@ def query_region(center, *, redshift, r_max=1.6 * R_UNIT, v_max=2500 * V_UNIT, c
             "cache_version": _CACHE_VERSION,
             "from_cache": False,
         })
-        if cache:
+        if path is not None:
             try:
                 _write_atomic(objects, path)
             except OSError as exc:

@@ -284,6 +284,16 @@ def test_redshift_flags(flag, dropped):
     assert len(ned.select_galaxies(t, z_min=0.04, z_max=0.06, drop_photometric=False)) == 1
 
 
+def test_selection_leaves_the_input_alone():
+    t = QTable({"name": ["A", "B"], "redshift": [0.05, 0.2], "type": ["G", "G"],
+                "z_flag": ["", ""]}, meta={"query": {"z_min": 0.04}})
+    sel = ned.select_galaxies(t, z_min=0.04, z_max=0.06)
+    sel.meta["query"]["z_min"] = 0.0
+    assert t.meta == {"query": {"z_min": 0.04}} and len(t) == 2
+    assert sel.meta["selection"] == {"z_min": 0.04, "z_max": 0.06, "types": ["G", "QSO", "EmLS"],
+                                     "drop_photometric": True}
+
+
 def test_selection_rejects_bad_input():
     t = QTable({"name": ["A"], "redshift": [0.05], "type": ["G"], "z_flag": [""]})
     with pytest.raises(InvalidInputError, match="finite z_min < z_max"):
@@ -361,17 +371,24 @@ def test_query_region_wants_one_skycoord(center, fake_ned):
     assert not calls
 
 
-@pytest.mark.parametrize("redshift", [0, -0.1, [0.1, 0.2]])
+@pytest.mark.parametrize("redshift", [0, -0.1, [0.1, 0.2], np.nan, "far", 0.1 * u.km])
 def test_query_region_wants_a_positive_redshift(redshift, fake_ned):
     fake_ned(recorded("legacy_schema", "query_near_position"))
     with pytest.raises(InvalidInputError, match="redshift"):
         ned.query_region(ORION, redshift=redshift)
 
 
-def test_query_region_wants_a_positive_timeout(fake_ned):
+@pytest.mark.parametrize("timeout", [0, -1, "soon", 3 * u.km])
+def test_query_region_wants_a_positive_timeout(timeout, fake_ned):
     fake_ned(recorded("legacy_schema", "query_near_position"))
     with pytest.raises(InvalidInputError, match="timeout"):
-        ned.query_region(ORION, redshift=0.05, timeout=0)
+        ned.query_region(ORION, redshift=0.05, timeout=timeout)
+
+
+def test_timeout_as_quantity(fake_ned):
+    calls = fake_ned(doctored_cone("legacy_schema", 0.05)[0])
+    ned.query_region(ORION, redshift=0.05, timeout=2 * u.min, cache=False)
+    assert calls[0]["timeout"] == 120
 
 
 @pytest.mark.parametrize("schema", SCHEMAS)
@@ -398,6 +415,8 @@ def test_recorded_error_replies_through_astroquerys_parser(schema, fake_ned):
     (ValueError("1:49: syntax error"), NEDServiceError, "1:49: syntax error"),
     (ExpatError("syntax error: line 1, column 49"), NEDServiceError, "not a VOTable"),
     (requests.exceptions.HTTPError("503 Server Error"), NEDServiceError, "HTTP error"),
+    (requests.exceptions.ChunkedEncodingError("Connection broken"), NEDServiceError,
+     "broken reply"),
     (requests.exceptions.ReadTimeout("read timeout=60"), NEDTimeoutError,
      "clustermass.conf.ned_timeout"),
     (requests.exceptions.ConnectTimeout("connect timeout"), NEDTimeoutError, "try again later"),
@@ -456,6 +475,19 @@ def test_cache_off(fake_ned, tmp_cache):
     with conf.set_temp("ned_cache", False):
         ned.query_region(ORION, redshift=0.05)
     assert len(calls) == 2 and not list(tmp_cache.iterdir())
+
+
+def test_unusable_cache_directory(fake_ned, monkeypatch, caplog):
+    calls = fake_ned(doctored_cone("legacy_schema", 0.05)[0])
+
+    def no_cache_dir():
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(ned, "cache_dir", no_cache_dir)
+    with caplog.at_level("WARNING", logger="clustermass"):
+        t = ned.query_region(ORION, redshift=0.05, cache=True)
+    assert len(t) == 4 and len(calls) == 1
+    assert "cache directory cannot be used" in caplog.text
 
 
 @pytest.mark.parametrize("garbage", [
