@@ -1002,7 +1002,8 @@ class MassFlow:
 
         Xv, yv = X[val_idx], y[val_idx].astype(np.float32)
         schedule = BatchSchedule(train_idx.size, batch_size, seed)
-        dataset = _training_dataset(X, y, train_idx, schedule, start, max_updates, seed, augment)
+        dataset = _training_batches(X, y, train_idx, schedule, start, max_updates, seed,
+                                    augment)
 
         callback = progress if callable(progress) else None
         show = callback is None and _show_progress(progress)
@@ -1484,23 +1485,24 @@ def _replace_dir(src, dst):
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _training_dataset(X, y, train_idx, schedule, start, stop, seed, augment, chunk=500):
-    """tf.data pipeline of training batches for updates ``start .. stop - 1``.
+def _training_batches(X, y, train_idx, schedule, start, stop, seed, augment, chunk=1000):
+    """Training batches for updates ``start .. stop - 1``, through tf.data pipelines.
 
     Batch membership comes from ``schedule`` (numpy, reproducible per update);
-    gathering and the optional binomial thinning (stateless, seeded by
-    ``(seed, update)``) run inside the TF graph, so an update's batch is the
+    each chunk of updates is a ``tf.data`` pipeline whose map gathers the rows
+    and applies the optional binomial thinning (stateless, seeded by
+    ``(seed, update)``), with prefetching. An update's batch is therefore the
     same whether or not the run was resumed.
+
+    (``tf.data.Dataset.from_generator`` is avoided on purpose: its kernel sets
+    glibc's ``M_TRIM_THRESHOLD`` for the whole process, after which every large
+    temporary tensor is mapped and unmapped afresh, which tripled the cost of
+    an update on CPU.)
     """
     tf = _tf().tf
     Xc = tf.constant(X)
     yc = tf.constant(np.asarray(y, np.float32))
     bs = schedule.batch_size
-
-    def chunks():
-        for k0 in range(start, stop, chunk):
-            ks = np.arange(k0, min(k0 + chunk, stop), dtype=np.int64)
-            yield np.stack([train_idx[schedule.indices(k)] for k in ks]), ks
 
     def load(rows, k):
         xb = tf.gather(Xc, rows)
@@ -1515,9 +1517,11 @@ def _training_dataset(X, y, train_idx, schedule, start, stop, seed, augment, chu
                                               output_dtype=tf.float32)
         return xb, yb
 
-    ds = tf.data.Dataset.from_generator(chunks, output_signature=(
-        tf.TensorSpec([None, bs], tf.int64), tf.TensorSpec([None], tf.int64)))
-    return ds.unbatch().map(load).prefetch(2)
+    for k0 in range(start, stop, chunk):
+        ks = np.arange(k0, min(k0 + chunk, stop), dtype=np.int64)
+        rows = np.stack([train_idx[schedule.indices(k)] for k in ks]).astype(np.int64)
+        ds = tf.data.Dataset.from_tensor_slices((rows, ks)).map(load).prefetch(2)
+        yield from ds
 
 
 def _read_state(checkpoint_dir):
