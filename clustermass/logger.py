@@ -17,9 +17,6 @@ def _init_log():
     try:
         logger = logging.getLogger("clustermass")
         logger._set_defaults()
-        # TensorFlow (absl) calls logging.basicConfig(); without this every message
-        # would also reach the root logger and print twice.
-        logger.propagate = False
     finally:
         logging.setLoggerClass(original)
     return logger
