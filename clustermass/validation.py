@@ -284,21 +284,24 @@ def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_B
     results = {}
     n_members = None
     grid0 = None
+    lm_grid = default_log_mass_grid()
+    redshift = float(catalogue.meta.get("redshift", 0.117))
+    hists_by_grid = {}  # models on the same grid share the binning of the catalogue
     for label, model in models.items():
-        hists = catalogue.histograms(model.grid)
+        if model.grid not in hists_by_grid:
+            hists_by_grid[model.grid] = catalogue.histograms(model.grid)
+        hists = hists_by_grid[model.grid]
         n_members = hists.reshape(len(hists), -1).sum(axis=1)
         grid0 = model.grid
-        lm_grid = default_log_mass_grid()
         pdfs = model.pdf_grid(hists, lm_grid)
-        pdfs = reweight(pdfs, lm_grid, prior, redshift=float(catalogue.meta.get("redshift", 0.117)))
+        pdfs = reweight(pdfs, lm_grid, prior, redshift=redshift)
         results[label] = evaluate(truth, n_members=n_members, pdfs=pdfs, log_mass_grid=lm_grid,
                                   bins=bins, high_mass=high_mass)
     if include_msigma:
         from .phasespace import PhaseSpaceGrid
 
-        grid = grid0 or PhaseSpaceGrid()
-        z = float(catalogue.meta.get("redshift", 0.117))
-        log_m, n_ms = msigma_point_estimates(catalogue, grid, redshift=z)
+        grid = PhaseSpaceGrid() if grid0 is None else grid0
+        log_m, n_ms = msigma_point_estimates(catalogue, grid, redshift=redshift)
         results["msigma"] = evaluate(truth, n_members=n_ms, prediction=log_m, bins=bins,
                                      high_mass=high_mass)
         if n_members is None:
