@@ -35,6 +35,8 @@ def _add_infer(subparsers):
                    help="'msigma', 'contaminated', 'pure' or a model directory"
                         " (default: the shipped contaminated flow when present, else msigma)")
     p.add_argument("--offline", action="store_true", help="use the shipped snapshot, no NED")
+    p.add_argument("--prior", default=None, choices=["mass_function", "flat"],
+                   help="prior on log M of a flow's posterior (default: flat, as in training)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", metavar="FILE", help="save the posterior and phase space plot")
     p.add_argument("--seed", type=int, default=0, help="seed of random steps (default 0)")
@@ -74,11 +76,12 @@ def _run_infer(args):
     # Warnings (e.g. an offline snapshot used in place of NED) go to stderr.
     cluster = ClusterMass.from_ned(target, redshift=args.redshift, offline=args.offline)
     model = _resolve_method(args.method)
-    post = cluster.infer(model, seed=args.seed)
+    post = cluster.infer(model, prior=args.prior, seed=args.seed)
     summary = post.summary()
     result = {
         "cluster": cluster.name or args.name,
         "method": post.method,
+        "prior": post.meta.get("prior"),
         "log10_m200c": round(summary["log10_m200c"], 4),
         "log10_m200c_std": round(summary["log10_m200c_std"], 4),
         "log10_m200c_median": round(summary["log10_m200c_median"], 4),
@@ -95,7 +98,8 @@ def _run_infer(args):
         print(f"{result['cluster']}: log10[M200c / (h^-1 Msun)] = "
               f"{result['log10_m200c']:.2f} +- {result['log10_m200c_std']:.2f}"
               f"  (68% interval {lo:.2f} - {hi:.2f})")
-        print(f"  method: {result['method']}; galaxies in window: {result['n_galaxies']};"
+        prior = f" ({result['prior']} prior)" if result["prior"] else ""
+        print(f"  method: {result['method']}{prior}; galaxies in window: {result['n_galaxies']};"
               f" z = {cluster.redshift:.4f}")
         print(f"  source: {result['source']}")
     if args.plot:
@@ -173,8 +177,8 @@ def _add_evaluate(subparsers):
     p.add_argument("--compare", nargs="*", default=[], metavar="MODEL",
                    help="more models to evaluate on the same clusters")
     p.add_argument("--no-msigma", action="store_true", help="skip the M-sigma baseline")
-    p.add_argument("--prior", default="mass_function", choices=["mass_function", "flat"],
-                   help="prior of the flow posteriors (default: %(default)s, as the test set)")
+    p.add_argument("--prior", default="flat", choices=["flat", "mass_function"],
+                   help="prior of the flow posteriors (default: %(default)s, as 'infer')")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--figures", metavar="DIR", help="write the validation figures here")
     p.set_defaults(func=_run_evaluate)
@@ -243,13 +247,19 @@ def _add_table1(subparsers):
     p.add_argument("--method", default="contaminated",
                    help="model ('contaminated', 'pure', a directory) or 'msigma'")
     p.add_argument("--offline", action="store_true", help="only the shipped snapshots")
+    p.add_argument("--prior", default=None, choices=["mass_function", "flat"],
+                   help="prior on log M of the flow posteriors (default: flat, as in training)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--plot", metavar="FILE", help="draw the paper's Fig. 7 for these clusters")
     p.set_defaults(func=_run_table1)
 
 
-def table1(method="contaminated", *, offline=False):
-    """Masses of the paper's eight clusters as an `~astropy.table.QTable`."""
+def table1(method="contaminated", *, offline=False, prior=None):
+    """Masses of the paper's eight clusters as an `~astropy.table.QTable`.
+
+    ``prior`` is passed to `clustermass.core.ClusterMass.infer` (default
+    `clustermass.core.DEFAULT_PRIOR`).
+    """
     import numpy as np
     from astropy.table import QTable
 
@@ -272,7 +282,7 @@ def table1(method="contaminated", *, offline=False):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 cm = ClusterMass.from_ned(name, offline=offline)
-                post = cm.infer(model)
+                post = cm.infer(model, prior=prior)
         except (NEDError, OfflineError):
             rows.append(row)
             continue
@@ -284,13 +294,17 @@ def table1(method="contaminated", *, offline=False):
                 "log_m_lit_err"):
         t[col].info.format = ".2f"
     t.meta["method"] = method if isinstance(method, str) else repr(method)
+    if method != "msigma":
+        from .core import DEFAULT_PRIOR
+
+        t.meta["prior"] = DEFAULT_PRIOR if prior is None else prior
     return t
 
 
 def _run_table1(args):
     import math
 
-    t = table1(args.method, offline=args.offline)
+    t = table1(args.method, offline=args.offline, prior=args.prior)
     if args.json:
         print(json.dumps([{k: (None if isinstance(v, float) and math.isnan(v) else v)
                            for k, v in zip(t.colnames, (x.item() if hasattr(x, "item") else x

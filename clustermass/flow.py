@@ -1212,22 +1212,48 @@ class MassFlow:
         out = core.sample(X, np.int32(n), s).numpy().astype(float)
         return out[0] if single else out
 
-    def posteriors(self, histograms, *, log_mass_grid=None):
+    def posteriors(self, histograms, *, log_mass_grid=None, prior="flat", redshift=0.117):
         """One `~clustermass.posterior.MassPosterior` per histogram.
+
+        Parameters
+        ----------
+        histograms : array-like
+            Galaxy counts on the flow's grid, one histogram per cluster.
+        log_mass_grid : array-like, optional
+            Where to tabulate the densities (default
+            `~clustermass.posterior.default_log_mass_grid`).
+        prior : {'flat', 'mass_function'}, optional
+            ``'flat'`` (default): the flow's own training prior, flat in log M
+            over the training range, as in Kodi Ramanah et al. (2020).
+            ``'mass_function'``: re-weighted by the halo mass function at
+            ``redshift`` (`clustermass.priors.reweight`), the calibrated
+            choice for clusters drawn from the cosmic population.
+        redshift : float, optional
+            Redshift of the mass-function prior.
 
         Warns with `~clustermass.exceptions.ModelExtrapolationWarning` when a
         histogram holds more or fewer galaxies than any training cluster, or
         its posterior mean lies outside the training range of masses.
         """
         from .posterior import MassPosterior, default_log_mass_grid
+        from .priors import reweight
 
         x = default_log_mass_grid() if log_mass_grid is None else np.asarray(log_mass_grid)
         X, _ = self._batch(histograms)
         pdfs = self.pdf_grid(X, x)
+        try:
+            pdfs = reweight(pdfs, x, prior, redshift=redshift)
+        except InvalidInputError as exc:
+            if prior == "flat" or "prior must be" in str(exc):
+                raise
+            raise ModelError(
+                "the flow's posterior vanishes under the mass-function prior: the input is far"
+                " outside what the model was trained on"
+            ) from exc
         out = []
         meta = {"model": self.name, "model_config": self._config.name,
                 "model_format_version": FORMAT_VERSION,
-                "model_trained": self._meta.get("trained")}
+                "model_trained": self._meta.get("trained"), "prior": prior}
         n_rng = (self._scaling or {}).get("n_galaxies_range")
         m_rng = (self._scaling or {}).get("log_mass_range")
         for h, p in zip(X, pdfs, strict=True):
@@ -1250,14 +1276,18 @@ class MassFlow:
             out.append(post)
         return out
 
-    def posterior(self, histogram, *, log_mass_grid=None):
-        """The `~clustermass.posterior.MassPosterior` of one cluster's histogram."""
+    def posterior(self, histogram, *, log_mass_grid=None, prior="flat", redshift=0.117):
+        """The `~clustermass.posterior.MassPosterior` of one cluster's histogram.
+
+        Parameters are those of `posteriors`.
+        """
         X, single = self._batch(histogram)
         if X.shape[0] != 1:
             raise InvalidInputError(
                 f"posterior() takes one histogram; got {X.shape[0]} (use posteriors())"
             )
-        return self.posteriors(X, log_mass_grid=log_mass_grid)[0]
+        return self.posteriors(X, log_mass_grid=log_mass_grid, prior=prior,
+                               redshift=redshift)[0]
 
     # -- persistence ---------------------------------------------------------
     def save(self, directory):

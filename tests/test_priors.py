@@ -1,0 +1,65 @@
+"""Tests of the mass-function prior and the re-weighting of flow posteriors."""
+
+import numpy as np
+import pytest
+
+from clustermass.exceptions import InvalidInputError
+from clustermass.posterior import default_log_mass_grid
+from clustermass.priors import PRIORS, mass_function_prior, reweight
+
+
+def test_prior_is_the_colossus_mass_function():
+    from colossus.cosmology import cosmology as ccosmo
+    from colossus.lss import mass_function as cmf
+
+    from clustermass.mocks.universe import SyntheticUniverse, _colossus_cosmology
+    from clustermass.phasespace import resolve_cosmology
+
+    uni = SyntheticUniverse()
+    ccosmo.setCurrent(_colossus_cosmology(resolve_cosmology(None), uni))
+    lm = np.array([13.6, 14.2, 14.9])
+    dn = cmf.massFunction(10**lm, 0.117, mdef="200c", model=uni.mass_function, q_out="dndlnM")
+    w = mass_function_prior(lm)
+    np.testing.assert_allclose(w / w[0], dn / dn[0], rtol=2e-3)
+    assert w.max() == 1.0
+
+
+def test_prior_falls_faster_at_high_mass():
+    lm = np.linspace(13.5, 15.5, 201)
+    slope = np.gradient(np.log(mass_function_prior(lm)), lm)
+    assert np.all(slope < 0)
+    assert slope[-1] < 3 * slope[0]  # exponential cut-off above ~1e15
+
+
+def test_reweighting_a_narrow_gaussian_shifts_it_by_sigma2_times_slope():
+    # A Gaussian likelihood N(mu, s) times a prior exp(b x) locally is a
+    # Gaussian of the same width, shifted by b s^2 (b: d ln n / d log M).
+    x = default_log_mass_grid()
+    mu, s = 14.6, 0.04
+    pdf = np.exp(-0.5 * ((x - mu) / s) ** 2)
+    out = reweight(pdf, x, "mass_function")
+    b = np.gradient(np.log(mass_function_prior(x)), x)[np.argmin(abs(x - mu))]
+    mean = np.trapezoid(out * x, x)
+    std = np.sqrt(np.trapezoid(out * (x - mean) ** 2, x))
+    assert mean - mu == pytest.approx(b * s**2, rel=0.05)
+    assert std == pytest.approx(s, rel=0.02)
+    assert np.trapezoid(out, x) == pytest.approx(1.0)
+
+
+def test_flat_is_the_identity_and_batches_work():
+    x = default_log_mass_grid()
+    pdfs = np.exp(-0.5 * ((x[None, :] - np.array([[14.0], [15.0]])) / 0.2) ** 2)
+    assert reweight(pdfs, x, "flat") is not None
+    np.testing.assert_array_equal(reweight(pdfs, x, "flat"), pdfs)
+    out = reweight(pdfs, x, "mass_function")
+    assert out.shape == pdfs.shape
+    np.testing.assert_allclose(np.trapezoid(out, x, axis=1), 1.0)
+    assert set(PRIORS) == {"flat", "mass_function"}
+
+
+def test_bad_prior_and_vanishing_posterior():
+    x = default_log_mass_grid()
+    with pytest.raises(InvalidInputError, match="prior must be one of"):
+        reweight(np.ones_like(x), x, "uniform")
+    with pytest.raises(InvalidInputError, match="vanishes"):
+        reweight(np.zeros_like(x), x, "mass_function")

@@ -1,0 +1,91 @@
+"""The shipped flows on the shipped real clusters (offline), against published masses."""
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from clustermass import ClusterMass, clusters
+from clustermass.cli import main, table1
+from clustermass.exceptions import InvalidInputError
+from clustermass.flow import MassFlow
+from clustermass.phasespace import PhaseSpaceGrid
+
+pytest.importorskip("tensorflow_probability")
+
+
+@pytest.fixture(scope="module")
+def contaminated():
+    return MassFlow.pretrained("contaminated")
+
+
+def clusters_grid():
+    # The grid of Kodi Ramanah et al. (2020): [0, 1.6] h^-1 Mpc x [-2200, 2200] km/s, 50 x 50.
+    return PhaseSpaceGrid()
+
+
+def _weigh(name, model, prior=None):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. more galaxies than any training cluster
+        cm = ClusterMass.from_ned(name, offline=True)
+        return cm.infer(model, prior=prior)
+
+
+@pytest.mark.parametrize("kind", ["contaminated", "pure"])
+def test_shipped_models_load(kind):
+    flow = MassFlow.pretrained(kind)
+    assert flow.trained and flow.name == kind
+    assert flow.grid == clusters_grid()
+
+
+@pytest.mark.parametrize("name", ["Coma", "A1689"])
+def test_literature_masses_within_one_sigma(contaminated, name):
+    # Lokas & Mamon (2003) for Coma, Lemze et al. (2009) for A1689 (Table 1 of
+    # Kodi Ramanah et al. 2020): the default flow, prior and snapshot land within
+    # 1 sigma (posterior std and literature error in quadrature).
+    post = _weigh(name, contaminated)
+    ref = clusters.get_cluster(name)
+    combined = math.hypot(post.std, float(ref["log_m200c_lit_err"]))
+    assert abs(post.mean - float(ref["log_m200c_lit"])) < combined
+    assert 0.03 < post.std < 0.3
+    assert post.meta["prior"] == "flat"
+    assert post.meta["model"] == "contaminated"
+
+
+def test_mass_function_prior_pulls_down(contaminated):
+    flat = _weigh("Coma", contaminated, prior="flat")
+    mf = _weigh("Coma", contaminated, prior="mass_function")
+    assert flat.meta["prior"] == "flat" and mf.meta["prior"] == "mass_function"
+    # The mass function falls steeply at 1e15 h^-1 Msun: the re-weighted
+    # posterior moves to lower masses (by ~ std^2 * dln(n)/dlogM for a Gaussian).
+    assert mf.mean < flat.mean - 0.01
+    assert mf.median < flat.median
+    x = mf.log_mass_grid
+    assert np.isclose(np.trapezoid(mf.density, x), 1.0, atol=1e-3)
+
+
+def test_unknown_prior(contaminated):
+    with pytest.raises(InvalidInputError, match="prior must be one of"):
+        _weigh("Coma", contaminated, prior="jeffreys")
+
+
+@pytest.mark.filterwarnings("ignore::clustermass.exceptions.ModelExtrapolationWarning")
+def test_cli_infer_coma_uses_the_shipped_flow(capsys):
+    assert main(["-q", "infer", "Coma", "--offline", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["method"] == "flow:contaminated"
+    assert result["prior"] == "flat"
+    assert result["n_galaxies"] > 300
+    lo, hi = result["log10_m200c_interval_68"]
+    assert lo < result["log10_m200c_median"] < hi
+
+
+def test_table1_offline():
+    t = table1("contaminated", offline=True)
+    assert len(t) == 8 and t.meta["prior"] == "flat"
+    have = t["source"] != "needs NED"
+    assert sorted(t["cluster"][have]) == ["A1689", "Coma"]
+    assert np.all(np.isfinite(t["log_m_flow"][have]))
+    assert np.all(np.isnan(t["log_m_flow"][~have]))
