@@ -161,6 +161,11 @@ class FlowConfig:
         smooths the transformed histogram, like the kernel density estimates
         that Ho et al. (2019, ApJ 887, 25) and Kodi Ramanah, Wojtak & Arendse
         (2020, MNRAS 499, 1985) feed to their networks; 0 turns it off.
+    pool : int
+        After smoothing, average the (R, v) image over blocks of ``pool x
+        pool`` bins before the network reads it (1: off). Fewer inputs mean
+        fewer weights in the first layer and less overfitting; ``pool`` must
+        divide both dimensions of the grid.
     standardize : {'global', 'pixel'}
         Standardise the transformed inputs with one mean and standard
         deviation for all bins (``'global'``, keeps the image's structure;
@@ -251,6 +256,7 @@ class FlowConfig:
     spline_bound: float = 4.0
     normalize: str = "fraction"
     smooth: float = 0.0
+    pool: int = 1
     standardize: str = "global"
     learning_rate: float = 1e-4
     beta_1: float = 0.5
@@ -294,6 +300,8 @@ class FlowConfig:
             )
         if not (0 <= float(self.smooth) <= 10):
             raise InvalidInputError(f"smooth must be in [0, 10] bins, got {self.smooth}")
+        if int(self.pool) < 1:
+            raise InvalidInputError(f"pool must be a positive integer, got {self.pool}")
         if int(self.spline_bins) < 2:
             raise InvalidInputError(f"spline_bins must be >= 2, got {self.spline_bins}")
         if not float(self.spline_bound) > _MIN_BIN * int(self.spline_bins):
@@ -395,8 +403,12 @@ PRESETS = {
         spline_bound=4.0,
         normalize="fraction",
         smooth=2.0,
+        pool=2,
         standardize="global",
-        augment_thin=(0.4, 1.0),
+        augment_thin=(0.5, 1.0),
+        max_updates=20000,
+        patience=1000,
+        eval_every=50,
     ),
 }
 
@@ -457,10 +469,17 @@ class _Core:
         self.config = config
         self.n_in = int(n_in)
         self.shape = (1, self.n_in) if shape is None else tuple(shape)
+        k = int(config.pool)
+        if k > 1 and any(n % k for n in self.shape):
+            raise InvalidInputError(
+                f"pool={k} does not divide the phase-space grid's shape {self.shape}")
+        self.pooled_shape = tuple(n // k for n in self.shape)
+        self.n_feat = int(np.prod(self.pooled_shape))
+        n_feat = self.n_feat
         self.module = tf.Module(name="massflow")
-        self.module.net = _build_net(config, n_in, seed)
-        self.module.x_mean = tf.Variable(tf.zeros([n_in]), trainable=False, name="x_mean")
-        self.module.x_scale = tf.Variable(tf.ones([n_in]), trainable=False, name="x_scale")
+        self.module.net = _build_net(config, n_feat, seed)
+        self.module.x_mean = tf.Variable(tf.zeros([n_feat]), trainable=False, name="x_mean")
+        self.module.x_scale = tf.Variable(tf.ones([n_feat]), trainable=False, name="x_scale")
         self.module.y_mean = tf.Variable(0.0, trainable=False, name="y_mean")
         self.module.y_std = tf.Variable(1.0, trainable=False, name="y_std")
         self.smoothers = _smoothing_matrices(config.smooth, self.shape)
@@ -513,6 +532,11 @@ class _Core:
             img = tf.reshape(f, (-1, *self.shape))
             img = tf.einsum("ij,bjk,lk->bil", s_r, img, s_v)
             f = tf.reshape(img, (-1, self.n_in))
+        k = int(self.config.pool)
+        if k > 1:
+            (pr, pv) = self.pooled_shape
+            img = tf.reshape(f, (-1, pr, k, pv, k))
+            f = tf.reshape(tf.reduce_mean(img, axis=(2, 4)), (-1, self.n_feat))
         return f
 
     def features(self, counts):
@@ -651,9 +675,9 @@ def _smoothing_matrices(sigma, shape):
 
 def _fit_scaling(config, core, counts, log_mass):
     """Input and output standardisation from the training split."""
-    n_in = counts.shape[1]
     f = np.concatenate([core.raw_features(counts[i:i + 4096]).numpy()
                         for i in range(0, len(counts), 4096)]).astype(np.float64)
+    n_in = f.shape[1]
     g_mean = float(f.mean())
     g_std = float(f.std())
     if not g_std > 0:
@@ -761,6 +785,10 @@ class MassFlow:
             grid = PhaseSpaceGrid()
         if not isinstance(grid, PhaseSpaceGrid):
             raise InvalidInputError(f"grid must be a PhaseSpaceGrid, got {grid!r}")
+        k = int(self._config.pool)
+        if any(n % k for n in grid.shape):
+            raise InvalidInputError(
+                f"pool={k} does not divide the phase-space grid's shape {grid.shape}")
         self._grid = grid
         self._core = None
         self._scaling = None

@@ -53,7 +53,7 @@ def small(name="default", **kw):
     if name == "paper":
         base.update(block_units=(16,))
     else:
-        base.update(embedding_units=(16,))
+        base.update(embedding_units=(16,), pool=1, patience=200)
     base.update(kw)
     return FlowConfig.preset(name, **base)
 
@@ -117,8 +117,9 @@ def test_presets():
     assert paper.gaussian
     default = FlowConfig.preset("default")
     assert "spline" in default.blocks and not default.gaussian
-    assert default.normalize == "fraction" and default.augment_thin == (0.4, 1.0)
+    assert default.normalize == "fraction" and default.augment_thin == (0.5, 1.0)
     assert default.smooth == 2.0 and paper.smooth == 0.0
+    assert default.pool == 2 and paper.pool == 1
     assert FlowConfig.from_dict(default.to_dict()) == default
     json.dumps(default.to_dict())
 
@@ -133,6 +134,7 @@ def test_presets():
         ({"augment_thin": (0.0, 1.0)}, "augment_thin must be a pair"),
         ({"embedding_units": (0,)}, "layer sizes must be positive"),
         ({"smooth": -1.0}, r"smooth must be in \[0, 10\] bins"),
+        ({"pool": 0}, "pool must be a positive integer"),
         ({"nbins": 3}, r"unknown FlowConfig field\(s\) \['nbins'\]"),
     ],
 )
@@ -238,11 +240,13 @@ def test_paper_flow_architecture(tf):
 
 
 def test_default_flow_has_a_spline(tf):
-    flow = MassFlow("default", grid=GRID)
+    grid = PhaseSpaceGrid()  # the paper's 50 x 50 bins, read in 2 x 2 blocks
+    flow = MassFlow("default", grid=grid)
     arch = flow.architecture()
     assert [b["kind"] for b in arch] == ["spline", "affine"]
     assert arch[0]["hidden"] == [(512, "tanh"), (64, "tanh")]
-    dist = flow._core.distribution(tf.tf.zeros([2, GRID.size]))
+    assert flow._core.net.inputs[0].shape[-1] == 625
+    dist = flow._core.distribution(tf.tf.zeros([2, grid.size]))
     assert "RationalQuadraticSpline" in [type(b).__name__ for b in dist.bijector.bijectors]
 
 
@@ -256,6 +260,19 @@ def test_input_smoothing_is_a_gaussian_filter(tf):
     for g, c in zip(got, counts, strict=True):
         expected = ndimage.gaussian_filter(c.astype(float), 1.5, mode="constant", truncate=3.0)
         np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_input_pooling_averages_blocks(tf):
+    grid = PhaseSpaceGrid(n_r=6, n_v=4)
+    flow = MassFlow(small("default", normalize="counts", smooth=0.0, pool=2), grid=grid)
+    core = flow._ensure_core()
+    assert core.n_feat == 6 and flow._core.net.inputs[0].shape[-1] == 6
+    counts = np.random.default_rng(1).poisson(3.0, (2, 6, 4)).astype(np.float32)
+    got = core.raw_features(counts.reshape(2, -1)).numpy().reshape(2, 3, 2)
+    expected = counts.reshape(2, 3, 2, 2, 2).mean(axis=(2, 4))
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    with pytest.raises(InvalidInputError, match="does not divide"):
+        MassFlow(small("default", pool=4), grid=grid)
 
 
 # ----------------------------------------------------------------------------
