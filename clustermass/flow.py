@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 
@@ -93,7 +94,7 @@ def _tf():
     # TensorFlow's C++ start-up chatter (no GPU found, CPU instructions) is not for
     # our users; an explicit setting of the variable wins.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _native_stderr_silenced():
         # TFP < 0.26 checks the TF version with distutils' LooseVersion, which
         # warns on import; nothing a user can act on.
         warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -103,8 +104,37 @@ def _tf():
 
         tfp.distributions  # noqa: B018 - force the lazy loader while warnings are off
         tfp.bijectors  # noqa: B018
+        # Device discovery (CUDA initialisation) logs too; do it now, silently.
+        tf.config.list_physical_devices()
     return SimpleNamespace(tf=tf, tfp=tfp, tfd=tfp.distributions, tfb=tfp.bijectors,
                            keras=tf_keras)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send what C++ code writes to file descriptor 2 to the null device meanwhile.
+
+    TensorFlow >= 2.17 logs through absl before its logging is initialised, which
+    ``TF_CPP_MIN_LOG_LEVEL`` does not reach ("All log messages before
+    absl::InitializeLog() is called are written to STDERR", oneDNN and CUDA
+    notices). Python exceptions are unaffected; where standard error has no
+    file descriptor (e.g. captured by pytest or a notebook) nothing is changed.
+    """
+    try:
+        fd = sys.stderr.fileno()
+        sys.stderr.flush()
+        saved = os.dup(fd)
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(null)
 
 
 def _versions():

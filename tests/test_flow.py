@@ -106,6 +106,21 @@ def test_import_does_not_load_tensorflow():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
+def test_native_stderr_is_silenced(capfd, monkeypatch):
+    import os
+    import sys
+
+    from clustermass.flow import _native_stderr_silenced
+
+    # As in a terminal: sys.stderr writes to file descriptor 2 (which capfd captures).
+    monkeypatch.setattr(sys, "stderr", open(2, "w", closefd=False))  # noqa: SIM115
+    with _native_stderr_silenced():
+        os.write(2, b"absl start-up noise\n")
+    os.write(2, b"after\n")
+    err = capfd.readouterr().err
+    assert "absl start-up noise" not in err and "after" in err
+
+
 def test_presets():
     paper = FlowConfig.preset("paper")
     assert paper.blocks == ("affine",) * 3
