@@ -176,7 +176,11 @@ def binned_metrics(log_m_true, prediction, *, summary=None, bins=DEFAULT_BINS):
     keys = ["lo", "hi", "n", "mean_pred", "p16", "p84", "p02", "p97", "bias", "scatter"]
     if summary is not None:
         keys += ["coverage_68", "coverage_95"]
-    return QTable({k: [r.get(k, np.nan) for r in rows] for k in keys})
+    t = QTable({k: [r.get(k, np.nan) for r in rows] for k in keys})
+    for k in keys:
+        if k not in ("n",):
+            t[k].info.format = ".2f" if k in ("lo", "hi") else ".3f"
+    return t
 
 
 def evaluate(log_m_true, *, n_members, pdfs=None, log_mass_grid=None, prediction=None,
