@@ -2,7 +2,8 @@
 # Rebuild the shipped flows (clustermass/data/models/{contaminated,pure}) and their
 # validation report in docs/_static/validation, from nothing but clustermass itself.
 #
-#   bash data/make_models.sh [WORKDIR]
+#   bash data/make_models.sh [WORKDIR]            # everything
+#   bash data/make_models.sh --report [WORKDIR]   # only the report, from WORKDIR's files
 #
 # About 40 minutes on 2 CPU cores and ~8 GB of memory; WORKDIR (default ./build/models)
 # receives the mock catalogues (~1.2 GB) and the models. The same seeds give the same
@@ -15,9 +16,12 @@
 # the synthetic universe can draw as many as needed); test set: 30,000 clusters following
 # the mass function above 10^13.5 h^-1 Msun, from hosts never used in training.
 set -euo pipefail
+report_only=0
+if [ "${1:-}" = "--report" ]; then report_only=1; shift; fi
 work=${1:-build/models}
 mkdir -p "$work"
 range=(--set log_mass_min=13.2 --set log_mass_max=15.6 --set train_max_los=1)
+if [ "$report_only" = 0 ]; then
 for kind in contaminated pure; do
     clustermass -q mock --kind "$kind" --split train --n 300000 --seed 1 "${range[@]}" \
         --jobs 2 --output "$work/${kind}_train.h5" --overwrite
@@ -33,6 +37,7 @@ for kind in contaminated pure; do
     rm -rf "clustermass/data/models/$kind"
     cp -r "$work/$kind" "clustermass/data/models/$kind"
 done
+fi
 
 # The validation report of docs/user_guide/validation.rst.
 out=docs/_static/validation
