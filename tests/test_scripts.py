@@ -1,0 +1,46 @@
+"""The analysis scripts in scripts/ (the numbers quoted in the docs come from them)."""
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_velocity_bias_floor_is_the_propagated_scatter():
+    floor = _load("information_floor").velocity_bias_floor
+    # sigma_v ~ M^alpha (Evrard et al. 2008, alpha = 0.3361): a 5 % (natural-log)
+    # scatter of the velocity bias is 0.05 / ln 10 / alpha dex in mass.
+    assert floor({"velocity_bias_scatter": 0.05}) == pytest.approx(0.05 / math.log(10) / 0.3361)
+    assert floor({"velocity_bias_scatter": 0.0}) == 0.0
+
+
+def test_information_floor_on_a_small_catalogue(tmp_path):
+    from clustermass import mocks
+
+    path = tmp_path / "test.h5"
+    mocks.generate(path, kind="pure", split="test", n_clusters=400, seed=5, progress=False)
+    r = _load("information_floor").floors(path, high_mass=14.0)
+    assert r["kind"] == "pure" and r["n_clusters"] == 400
+    assert r["velocity_bias_floor_dex"] == pytest.approx(0.0646, abs=1e-4)
+    assert 0.05 < r["msigma_scatter_dex"] < 0.6
+    assert r["median_galaxies_in_window"] >= 10
+
+
+def test_compare_configs_reads_json_overrides():
+    parse = _load("compare_configs")._override
+    assert parse("augment_thin=[0.75,1.0]") == ("augment_thin", [0.75, 1.0])
+    assert parse("augment_thin=null") == ("augment_thin", None)
+    assert parse("pool=2") == ("pool", 2)
+    assert parse("activation=relu") == ("activation", "relu")
+    with pytest.raises(Exception, match="NAME=VALUE"):
+        parse("pool")
