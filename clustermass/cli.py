@@ -18,6 +18,7 @@ import sys
 import warnings
 
 from .exceptions import ClusterMassError
+from .priors import PRIORS
 
 __all__ = ["main", "build_parser"]
 
@@ -35,7 +36,7 @@ def _add_infer(subparsers):
                    help="'msigma', 'contaminated', 'pure' or a model directory"
                         " (default: the shipped contaminated flow when present, else msigma)")
     p.add_argument("--offline", action="store_true", help="use the shipped snapshot, no NED")
-    p.add_argument("--prior", default=None, choices=["mass_function", "flat"],
+    p.add_argument("--prior", default=None, choices=PRIORS,
                    help="prior on log M of a flow's posterior (default: flat, as in training)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", metavar="FILE", help="save the posterior and phase space plot")
@@ -177,7 +178,7 @@ def _add_evaluate(subparsers):
     p.add_argument("--compare", nargs="*", default=[], metavar="MODEL",
                    help="more models to evaluate on the same clusters")
     p.add_argument("--no-msigma", action="store_true", help="skip the M-sigma baseline")
-    p.add_argument("--prior", default="flat", choices=["flat", "mass_function"],
+    p.add_argument("--prior", default="flat", choices=PRIORS,
                    help="prior of the flow posteriors (default: %(default)s, as 'infer')")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--figures", metavar="DIR", help="write the validation figures here")
@@ -247,7 +248,7 @@ def _add_table1(subparsers):
     p.add_argument("--method", default="contaminated",
                    help="model ('contaminated', 'pure', a directory) or 'msigma'")
     p.add_argument("--offline", action="store_true", help="only the shipped snapshots")
-    p.add_argument("--prior", default=None, choices=["mass_function", "flat"],
+    p.add_argument("--prior", default=None, choices=PRIORS,
                    help="prior on log M of the flow posteriors (default: flat, as in training)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--plot", metavar="FILE", help="draw the paper's Fig. 7 for these clusters")
@@ -264,9 +265,10 @@ def table1(method="contaminated", *, offline=False, prior=None):
     from astropy.table import QTable
 
     from . import clusters
-    from .core import ClusterMass
+    from .core import DEFAULT_PRIOR, ClusterMass
     from .exceptions import NEDError, OfflineError
 
+    prior = DEFAULT_PRIOR if prior is None else prior
     ref = clusters.reference_clusters()
     model = method if method == "msigma" else _load_model(method)
     rows = []
@@ -295,9 +297,7 @@ def table1(method="contaminated", *, offline=False, prior=None):
         t[col].info.format = ".2f"
     t.meta["method"] = method if isinstance(method, str) else repr(method)
     if method != "msigma":
-        from .core import DEFAULT_PRIOR
-
-        t.meta["prior"] = DEFAULT_PRIOR if prior is None else prior
+        t.meta["prior"] = prior
     return t
 
 

@@ -484,10 +484,6 @@ class ClusterMass:
                 f"model must be 'msigma', 'contaminated', 'pure' or a MassFlow, got {model!r}"
             )
         prior = DEFAULT_PRIOR if prior is None else prior
-        from .priors import PRIORS
-
-        if prior not in PRIORS:
-            raise InvalidInputError(f"prior must be one of {PRIORS}, got {prior!r}")
         n = self._check_enough(model.grid)
         post = model.posterior(self.histogram(model.grid), prior=prior, redshift=self.redshift)
         post.meta.update(self._meta(model.grid, n))

@@ -505,13 +505,9 @@ class _Core:
         self.config = config
         self.n_in = int(n_in)
         self.shape = (1, self.n_in) if shape is None else tuple(shape)
-        k = int(config.pool)
-        if k > 1 and any(n % k for n in self.shape):
-            raise InvalidInputError(
-                f"pool={k} does not divide the phase-space grid's shape {self.shape}")
-        self.pooled_shape = tuple(n // k for n in self.shape)
-        self.n_feat = int(np.prod(self.pooled_shape))
-        n_feat = self.n_feat
+        # (MassFlow checks that the pool divides the grid.)
+        self.pooled_shape = tuple(n // int(config.pool) for n in self.shape)
+        self.n_feat = n_feat = int(np.prod(self.pooled_shape))
         self.module = tf.Module(name="massflow")
         self.module.net = _build_net(config, n_feat, seed)
         self.module.x_mean = tf.Variable(tf.zeros([n_feat]), trainable=False, name="x_mean")
@@ -1300,16 +1296,15 @@ class MassFlow:
         its posterior mean lies outside the training range of masses.
         """
         from .posterior import MassPosterior, default_log_mass_grid
-        from .priors import reweight
+        from .priors import check_prior, reweight
 
+        check_prior(prior)
         x = default_log_mass_grid() if log_mass_grid is None else np.asarray(log_mass_grid)
         X, _ = self._batch(histograms)
         pdfs = self.pdf_grid(X, x)
         try:
             pdfs = reweight(pdfs, x, prior, redshift=redshift)
-        except InvalidInputError as exc:
-            if prior == "flat" or "prior must be" in str(exc):
-                raise
+        except InvalidInputError as exc:  # the only failure left: nothing survives the prior
             raise ModelError(
                 "the flow's posterior vanishes under the mass-function prior: the input is far"
                 " outside what the model was trained on"

@@ -21,10 +21,16 @@ import numpy as np
 
 from .exceptions import InvalidInputError
 
-__all__ = ["mass_function_prior", "reweight", "PRIORS"]
+__all__ = ["mass_function_prior", "reweight", "check_prior", "PRIORS"]
 
 #: Priors accepted by `clustermass.core.ClusterMass.infer` and ``clustermass evaluate``.
 PRIORS = ("flat", "mass_function")
+
+
+def check_prior(prior):
+    """Raise `~clustermass.exceptions.InvalidInputError` unless ``prior`` is one of `PRIORS`."""
+    if prior not in PRIORS:
+        raise InvalidInputError(f"prior must be one of {PRIORS}, got {prior!r}")
 
 
 @functools.lru_cache(maxsize=8)
@@ -95,8 +101,7 @@ def reweight(pdfs, log_mass_grid, prior, *, redshift=0.117):
     pdfs : ndarray
         Same shape; rows re-normalised on the grid.
     """
-    if prior not in PRIORS:
-        raise InvalidInputError(f"prior must be one of {PRIORS}, got {prior!r}")
+    check_prior(prior)
     pdfs = np.asarray(pdfs, float)
     if prior == "flat":
         return pdfs

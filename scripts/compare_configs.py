@@ -28,7 +28,7 @@ from clustermass import mocks
 from clustermass.flow import FlowConfig, MassFlow
 from clustermass.posterior import default_log_mass_grid
 from clustermass.priors import reweight
-from clustermass.validation import evaluate, posterior_summaries
+from clustermass.validation import evaluate, thinning_shift
 
 
 def _override(text):
@@ -59,14 +59,9 @@ def metrics(flow, test, n_thin=2000, seed=0):
             "per_bin": {k: [round(float(x), 3) for x in pb[k]]
                         for k in ("lo", "n", "bias", "scatter", "coverage_68", "coverage_95")},
         }
-    full = posterior_summaries(pdfs[:n_thin], grid)
-    thin = test.histograms(flow.grid, thin=0.7, seed=seed)[:n_thin]
-    ok = thin.reshape(len(thin), -1).sum(axis=1) >= 10
-    thinned = posterior_summaries(flow.pdf_grid(thin[ok], grid), grid)
-    shift = (np.asarray(thinned["mean"]) - np.asarray(full["mean"])[ok]) / np.asarray(
-        full["std"])[ok]
-    out["thin_0.7_mean_shift_sigma"] = float(np.mean(shift))
-    out["thin_0.7_mean_abs_shift_sigma"] = float(np.mean(np.abs(shift)))
+    shift = thinning_shift(flow, test, 0.7, n=n_thin, seed=seed)
+    out["thin_0.7_mean_shift_sigma"] = shift["mean_shift_sigma"]
+    out["thin_0.7_mean_abs_shift_sigma"] = shift["mean_abs_shift_sigma"]
     return out
 
 

@@ -53,10 +53,6 @@ def floors(path, high_mass=14.8, seed=0):
     combined = X @ coef
     test_high = high & ~fit
     params = cat.meta.get("universe", {})
-    if isinstance(params, str):  # stored as a Python dict literal
-        import ast
-
-        params = ast.literal_eval(params)
     return {
         "catalogue": str(path),
         "kind": cat.meta.get("kind"),

@@ -13,12 +13,9 @@ posterior standard deviation of the full sample (issue: < 0.5 sigma at f = 0.7).
 import argparse
 import json
 
-import numpy as np
-
 from clustermass import mocks
 from clustermass.cli import _load_model
-from clustermass.posterior import default_log_mass_grid
-from clustermass.validation import posterior_summaries
+from clustermass.validation import thinning_shift
 
 
 def main(argv=None):
@@ -31,22 +28,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     model = _load_model(args.model)
     cat = mocks.load(args.mocks)
-    grid = default_log_mass_grid()
-    full_h = cat.histograms(model.grid)[: args.n]
-    full = posterior_summaries(model.pdf_grid(full_h, grid), grid)
-    out = {"model": args.model, "mocks": args.mocks, "n_clusters": int(len(full_h))}
+    out = {"model": args.model, "mocks": args.mocks, "n_clusters": min(args.n, len(cat))}
     for f in args.fractions:
-        h = cat.histograms(model.grid, thin=f, seed=args.seed)[: args.n]
-        ok = h.reshape(len(h), -1).sum(axis=1) >= 10  # clusters still weighable
-        thin = posterior_summaries(model.pdf_grid(h[ok], grid), grid)
-        shift = (np.asarray(thin["mean"]) - np.asarray(full["mean"])[ok]) / np.asarray(
-            full["std"])[ok]
-        out[f"thin_{f}"] = {
-            "n_clusters": int(ok.sum()),
-            "mean_shift_sigma": float(np.mean(shift)),
-            "mean_abs_shift_sigma": float(np.mean(np.abs(shift))),
-            "median_abs_shift_sigma": float(np.median(np.abs(shift))),
-        }
+        out[f"thin_{f}"] = thinning_shift(model, cat, f, n=args.n, seed=args.seed)
     print(json.dumps(out, indent=1))
 
 
