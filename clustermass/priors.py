@@ -28,7 +28,17 @@ PRIORS = ("flat", "mass_function")
 
 
 def check_prior(prior):
-    """Raise `~clustermass.exceptions.InvalidInputError` unless ``prior`` is one of `PRIORS`."""
+    """Raise `~clustermass.exceptions.InvalidInputError` unless ``prior`` is one of `PRIORS`.
+
+    Examples
+    --------
+    >>> from clustermass.priors import check_prior
+    >>> check_prior("flat")
+    >>> check_prior("uniform")
+    Traceback (most recent call last):
+    ...
+    clustermass.exceptions.InvalidInputError: prior must be one of ('flat', 'mass_function'), got 'uniform'
+    """
     if prior not in PRIORS:
         raise InvalidInputError(f"prior must be one of {PRIORS}, got {prior!r}")
 

@@ -23,14 +23,14 @@ mkdir -p "$work"
 range=(--set log_mass_min=13.2 --set log_mass_max=15.6 --set train_max_los=1)
 if [ "$report_only" = 0 ]; then
 for kind in contaminated pure; do
-    clustermass -q mock --kind "$kind" --split train --n 300000 --seed 1 "${range[@]}" \
+    clustermass mock --kind "$kind" --split train --n 300000 --seed 1 "${range[@]}" \
         --jobs 2 --output "$work/${kind}_train.h5" --overwrite
-    clustermass -q mock --kind "$kind" --split test --n 30000 --seed 2 \
+    clustermass mock --kind "$kind" --split test --n 30000 --seed 2 \
         --jobs 2 --output "$work/${kind}_test.h5" --overwrite
-    clustermass -q train "$work/${kind}_train.h5" --config default --output "$work/$kind" --seed 0
+    clustermass train "$work/${kind}_train.h5" --config default --output "$work/$kind" --seed 0
 done
 # The paper's configuration on the same training set, for the comparison.
-clustermass -q train "$work/contaminated_train.h5" --config paper --output "$work/paper" --seed 0
+clustermass train "$work/contaminated_train.h5" --config paper --output "$work/paper" --seed 0
 
 # The shipped weights.
 for kind in contaminated pure; do

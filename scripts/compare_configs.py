@@ -79,8 +79,9 @@ def main(argv=None):
     train = mocks.load(args.train)
     flow = MassFlow(config)
     t0 = time.perf_counter()
+    # Progress bar (with the losses) on stderr; the JSON result goes to stdout.
     history = flow.fit(train.histograms(flow.grid), train.log_mass, groups=train.host_id,
-                       seed=args.seed, progress=False)
+                       seed=args.seed)
     seconds = time.perf_counter() - t0
     if args.save:
         flow.save(args.save)
