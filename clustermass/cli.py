@@ -146,14 +146,23 @@ def _add_train(subparsers):
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--max-updates", type=int, default=None,
                    help="stop after this many updates (default: the config's)")
+    p.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="NAME=VALUE",
+                   help="override a FlowConfig field of the configuration, the value read"
+                        " as JSON (e.g. --set marginals=true --set augment_thin=[0.75,1.0]);"
+                        " repeatable")
     p.set_defaults(func=_run_train)
 
 
 def _run_train(args):
+    from .flow import FlowConfig, parse_config_override
     from .training import train_from_catalogue
 
     kwargs = {} if args.max_updates is None else {"max_updates": args.max_updates}
-    flow = train_from_catalogue(args.mocks, config=args.config, output=args.output,
+    config = args.config
+    if args.overrides:
+        config = FlowConfig.preset(config, **dict(map(parse_config_override, args.overrides)))
+    flow = train_from_catalogue(args.mocks, config=config, output=args.output,
                                 seed=args.seed, **kwargs)
     print(f"wrote {args.output}: {flow!r}")
     return 0

@@ -58,7 +58,8 @@ from .exceptions import (
 from .logger import log
 from .phasespace import PhaseSpaceGrid
 
-__all__ = ["FlowConfig", "MassFlow", "PRESETS", "PRETRAINED_KINDS", "FORMAT_VERSION"]
+__all__ = ["FlowConfig", "MassFlow", "PRESETS", "PRETRAINED_KINDS", "FORMAT_VERSION",
+           "parse_config_override"]
 
 __doctest_requires__ = {"*": ["tensorflow_probability"]}
 
@@ -196,6 +197,14 @@ class FlowConfig:
         pool`` bins before the network reads it (1: off). Fewer inputs mean
         fewer weights in the first layer and less overfitting; ``pool`` must
         divide both dimensions of the grid.
+    marginals : bool
+        Also give the network the two one-dimensional marginals of the
+        transformed histogram before smoothing and pooling: the radial profile
+        (mean over velocity bins) and the line-of-sight velocity distribution
+        (mean over radial bins), at the grid's full resolution. With tens of
+        galaxies a 2-D histogram must be smoothed, which blurs the velocity
+        dispersion of a poor cluster; its 1-D marginals are far less noisy and
+        keep it.
     standardize : {'global', 'pixel'}
         Standardise the transformed inputs with one mean and standard
         deviation for all bins (``'global'``, keeps the image's structure;
@@ -293,6 +302,7 @@ class FlowConfig:
     normalize: str = "fraction"
     smooth: float = 0.0
     pool: int = 1
+    marginals: bool = False
     standardize: str = "global"
     learning_rate: float = 1e-4
     beta_1: float = 0.5
@@ -312,6 +322,7 @@ class FlowConfig:
             fix("blocks", tuple(str(b) for b in self.blocks))
             fix("embedding_units", tuple(int(u) for u in self.embedding_units))
             fix("block_units", tuple(int(u) for u in self.block_units))
+            fix("marginals", bool(self.marginals))
             if self.augment_thin is not None:
                 fix("augment_thin", tuple(float(p) for p in self.augment_thin))
         except (TypeError, ValueError) as exc:
@@ -401,6 +412,33 @@ class FlowConfig:
     def gaussian(self):
         """True when the flow is a Gaussian in log M (affine blocks only)."""
         return all(b == "affine" for b in self.blocks)
+
+
+def parse_config_override(text):
+    """Parse one ``NAME=VALUE`` override of a `FlowConfig` field.
+
+    The value is read as JSON where it can be (numbers, lists, ``true``,
+    ``null``) and kept as a string otherwise; the name is checked when the
+    override is applied (`FlowConfig.preset`, `FlowConfig.replace`).
+
+    Examples
+    --------
+    >>> from clustermass.flow import parse_config_override
+    >>> parse_config_override("augment_thin=[0.75, 1.0]")
+    ('augment_thin', [0.75, 1.0])
+    >>> parse_config_override("marginals=true")
+    ('marginals', True)
+    >>> parse_config_override("activation=relu")
+    ('activation', 'relu')
+    """
+    name, sep, value = str(text).partition("=")
+    name = name.strip()
+    if not name or not sep:
+        raise InvalidInputError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value.strip()
 
 
 def _check_thin_range(r):
@@ -507,7 +545,8 @@ class _Core:
         self.shape = (1, self.n_in) if shape is None else tuple(shape)
         # (MassFlow checks that the pool divides the grid.)
         self.pooled_shape = tuple(n // int(config.pool) for n in self.shape)
-        self.n_feat = n_feat = int(np.prod(self.pooled_shape))
+        self.n_feat = n_feat = int(np.prod(self.pooled_shape)) + (
+            sum(self.shape) if config.marginals else 0)
         self.module = tf.Module(name="massflow")
         self.module.net = _build_net(config, n_feat, seed)
         self.module.x_mean = tf.Variable(tf.zeros([n_feat]), trainable=False, name="x_mean")
@@ -557,6 +596,7 @@ class _Core:
             f = counts / tf.maximum(total, 1.0) * float(self.n_in)
         else:
             f = counts
+        img0 = tf.reshape(f, (-1, *self.shape))
         if self.smoothers is not None:
             # Separable Gaussian smoothing of the (R, v) image with zero padding,
             # as two small matrix products: S_r @ image @ S_v^T.
@@ -568,7 +608,11 @@ class _Core:
         if k > 1:
             (pr, pv) = self.pooled_shape
             img = tf.reshape(f, (-1, pr, k, pv, k))
-            f = tf.reshape(tf.reduce_mean(img, axis=(2, 4)), (-1, self.n_feat))
+            f = tf.reshape(tf.reduce_mean(img, axis=(2, 4)), (-1, pr * pv))
+        if self.config.marginals:
+            # Full-resolution radial profile and velocity distribution, unsmoothed.
+            f = tf.concat([f, tf.reduce_mean(img0, axis=2), tf.reduce_mean(img0, axis=1)],
+                          axis=-1)
         return f
 
     def features(self, counts):

@@ -25,20 +25,18 @@ import time
 import numpy as np
 
 from clustermass import mocks
-from clustermass.flow import FlowConfig, MassFlow
+from clustermass.exceptions import InvalidInputError
+from clustermass.flow import FlowConfig, MassFlow, parse_config_override
 from clustermass.posterior import default_log_mass_grid
 from clustermass.priors import reweight
 from clustermass.validation import evaluate, thinning_shift
 
 
 def _override(text):
-    name, _, value = text.partition("=")
-    if not name or not _:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     try:
-        return name, json.loads(value)
-    except ValueError:
-        return name, value
+        return parse_config_override(text)
+    except InvalidInputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def metrics(flow, test, n_thin=2000, seed=0):

@@ -12,7 +12,13 @@ for the clusters with log M >= ``--high-mass``:
   (`SyntheticUniverse.velocity_bias_scatter`, natural log) propagated through
   sigma_v ~ M^alpha (Evrard et al. 2008, alpha = 0.3361);
 * the residual scatter of M-sigma (biweight dispersion of the galaxies in the
-  phase-space window, `clustermass.validation.msigma_point_estimates`);
+  phase-space window, `clustermass.validation.msigma_point_estimates`), with
+  its mean residual (bias) and root-mean-square residual;
+* the spread (standard deviation) of the true log masses of those clusters,
+  which is the residual scatter of an estimator that returns one constant
+  mass for all of them: a residual scatter in bins of true mass is only a
+  measure of accuracy for an estimator whose predictions follow the truth
+  (slope ~1 and no bias), not for a saturated one;
 * the residual scatter of a linear estimator of log M from log sigma and the
   log of the number of galaxies in the window (richness), fitted by least
   squares on half of the clusters of all masses and evaluated on the other
@@ -60,6 +66,10 @@ def floors(path, high_mass=14.8, seed=0):
         f"n_logM_ge_{high_mass}": int(high.sum()),
         "velocity_bias_floor_dex": float(velocity_bias_floor(params)),
         "msigma_scatter_dex": float(np.std(log_m_sigma[high] - truth[high], ddof=1)),
+        "msigma_bias_dex": float(np.mean(log_m_sigma[high] - truth[high])),
+        "msigma_rms_dex": float(np.sqrt(np.mean((log_m_sigma[high] - truth[high]) ** 2))),
+        "msigma_slope": float(np.polyfit(truth[high], log_m_sigma[high], 1)[0]),
+        "true_log_mass_spread_dex": float(np.std(truth[high], ddof=1)),
         "sigma_plus_richness_scatter_dex": float(
             np.std(combined[test_high] - truth[test_high], ddof=1)),
         "sigma_plus_richness_coefficients": [float(c) for c in coef],
@@ -83,7 +93,11 @@ def main(argv=None):
         print(f"{r['catalogue']} ({r['kind']}): {r[k]} clusters with log M >= {args.high_mass},"
               f" median {r['median_galaxies_in_window']:.0f} galaxies in the window")
         print(f"  velocity-bias floor          {r['velocity_bias_floor_dex']:.3f} dex")
-        print(f"  M-sigma (biweight)           {r['msigma_scatter_dex']:.3f} dex")
+        print(f"  M-sigma (biweight)           {r['msigma_scatter_dex']:.3f} dex"
+              f"  (bias {r['msigma_bias_dex']:+.3f}, rms {r['msigma_rms_dex']:.3f},"
+              f" slope of log M_sigma on log M {r['msigma_slope']:.2f})")
+        print(f"  spread of the true log M     {r['true_log_mass_spread_dex']:.3f} dex"
+              "  (scatter of a constant estimate)")
         print(f"  sigma + richness (linear)    {r['sigma_plus_richness_scatter_dex']:.3f} dex")
 
 

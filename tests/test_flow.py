@@ -290,6 +290,21 @@ def test_input_pooling_averages_blocks(tf):
         MassFlow(small("default", pool=4), grid=grid)
 
 
+def test_input_marginals_are_unsmoothed_profiles(tf):
+    grid = PhaseSpaceGrid(n_r=6, n_v=4)
+    flow = MassFlow(small("default", normalize="fraction", smooth=1.0, pool=2, marginals=True),
+                    grid=grid)
+    core = flow._ensure_core()
+    assert core.n_feat == 6 + 6 + 4 and flow._core.net.inputs[0].shape[-1] == 16
+    counts = np.random.default_rng(2).poisson(3.0, (2, 6, 4)).astype(np.float32)
+    got = core.raw_features(counts.reshape(2, -1)).numpy()
+    frac = counts / counts.sum(axis=(1, 2), keepdims=True) * 24
+    np.testing.assert_allclose(got[:, 6:12], frac.mean(axis=2), rtol=1e-5)
+    np.testing.assert_allclose(got[:, 12:], frac.mean(axis=1), rtol=1e-5)
+    # The fraction input does not see survey depth: doubling every count changes nothing.
+    np.testing.assert_allclose(core.raw_features(2 * counts.reshape(2, -1)).numpy(), got,
+                               rtol=1e-5)
+
 # ----------------------------------------------------------------------------
 # Science: analytic posterior, non-Gaussian posteriors
 # ----------------------------------------------------------------------------
@@ -692,3 +707,35 @@ def test_train_from_catalogue(tf, tmp_path, monkeypatch):
     assert loaded.meta["training_catalogue"]["meta"]["kind"] == "contaminated"
     np.testing.assert_array_equal(loaded.log_prob(log_m[:5], hists[:5]),
                                   flow.log_prob(log_m[:5], hists[:5]))
+
+
+def test_cli_train_applies_config_overrides(tf, tmp_path, monkeypatch, capsys):
+    from clustermass.cli import main
+
+    grid = PhaseSpaceGrid()
+    hists, log_m = count_data(200, np.random.default_rng(3), grid=grid)
+
+    class FakeCatalogue:
+        meta = {"kind": "pure", "redshift": 0.117}
+        log_mass = log_m
+        host_id = np.arange(200)
+
+        def histograms(self, grid, *, thin=None, seed=None):
+            return hists
+
+    fake = types.ModuleType("clustermass.mocks")
+    fake.load = lambda path: FakeCatalogue()
+    monkeypatch.setitem(sys.modules, "clustermass.mocks", fake)
+    monkeypatch.setattr(clustermass, "mocks", fake, raising=False)
+    out = tmp_path / "model"
+    args = ["-q", "train", str(tmp_path / "cat.h5"), "--output", str(out),
+            "--set", "embedding_units=[8]", "--set", "marginals=true", "--max-updates", "10"]
+    assert main(args) == 0
+    config = MassFlow.load(out).config
+    assert config.marginals is True and config.embedding_units == (8,)
+    assert config.pool == 2 and config.name == "default"
+    # An unknown field or a malformed override is a clear error, not a traceback.
+    assert main(["-q", "train", "x.h5", "--output", str(out), "--set", "colour=red"]) != 0
+    assert "unknown FlowConfig field" in capsys.readouterr().err
+    assert main(["-q", "train", "x.h5", "--output", str(out), "--set", "marginals"]) != 0
+    assert "NAME=VALUE" in capsys.readouterr().err

@@ -33,6 +33,11 @@ def test_information_floor_on_a_small_catalogue(tmp_path):
     assert r["kind"] == "pure" and r["n_clusters"] == 400
     assert r["velocity_bias_floor_dex"] == pytest.approx(0.0646, abs=1e-4)
     assert 0.05 < r["msigma_scatter_dex"] < 0.6
+    # rms^2 = bias^2 + scatter^2 (up to the n/(n-1) of the sample variance)
+    n = r["n_logM_ge_14.0"]
+    assert r["msigma_rms_dex"] ** 2 == pytest.approx(
+        r["msigma_bias_dex"] ** 2 + r["msigma_scatter_dex"] ** 2 * (n - 1) / n, rel=1e-9)
+    assert 0 < r["true_log_mass_spread_dex"] < 0.6
     assert r["median_galaxies_in_window"] >= 10
 
 
