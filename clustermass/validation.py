@@ -147,11 +147,15 @@ def binned_metrics(log_m_true, prediction, *, summary=None, bins=DEFAULT_BINS):
     -------
     table : `~astropy.table.QTable`
         One row per bin of true log mass: ``lo, hi, n, mean_pred, p16, p84,
-        p02, p97, bias, scatter`` (residual standard deviation, dex), and
-        ``coverage_68, coverage_95`` when ``summary`` is given.
+        p02, p97, bias, scatter`` (residual standard deviation, dex), ``rms``
+        (root-mean-square residual, dex: with the bias included, the fair
+        comparison for an estimator whose predictions do not follow the truth
+        within the bin), and ``coverage_68, coverage_95, mean_nll`` when
+        ``summary`` is given.
     """
     truth = np.asarray(log_m_true, float)
     pred = np.asarray(prediction, float)
+    has_nll = summary is not None and "nll" in summary.colnames
     rows = []
     for lo, hi in zip(bins[:-1], bins[1:]):
         sel = (truth >= lo) & (truth < hi)
@@ -166,6 +170,7 @@ def binned_metrics(log_m_true, prediction, *, summary=None, bins=DEFAULT_BINS):
                 p97=float(np.percentile(pred[sel], 97.725)),
                 bias=float(np.mean(res)),
                 scatter=float(np.std(res, ddof=1)),
+                rms=float(np.sqrt(np.mean(res**2))),
             )
             if summary is not None:
                 t = truth[sel]
@@ -173,10 +178,14 @@ def binned_metrics(log_m_true, prediction, *, summary=None, bins=DEFAULT_BINS):
                                                    & (t <= summary["q84"][sel])))
                 row["coverage_95"] = float(np.mean((t >= summary["q02"][sel])
                                                    & (t <= summary["q97"][sel])))
+                if has_nll:
+                    row["mean_nll"] = float(np.mean(summary["nll"][sel]))
         rows.append(row)
-    keys = ["lo", "hi", "n", "mean_pred", "p16", "p84", "p02", "p97", "bias", "scatter"]
+    keys = ["lo", "hi", "n", "mean_pred", "p16", "p84", "p02", "p97", "bias", "scatter", "rms"]
     if summary is not None:
         keys += ["coverage_68", "coverage_95"]
+        if has_nll:
+            keys.append("mean_nll")
     t = QTable({k: [r.get(k, np.nan) for r in rows] for k in keys})
     for k in keys:
         if k not in ("n",):

@@ -74,6 +74,33 @@ def test_per_bin_scatter(rng):
     assert "coverage_68" not in m
 
 
+def test_per_bin_rms_counts_the_bias(rng):
+    # A constant estimate has no scatter beyond the spread of the true masses in the
+    # bin, but its rms error counts its offset: rms^2 = bias^2 + variance.
+    truth = rng.uniform(14.8, 15.3, 4000)
+    m = evaluate(truth, n_members=np.full(truth.size, 100), prediction=np.full(truth.size, 14.8))
+    row = m["per_bin"][-1]
+    assert row["scatter"] == pytest.approx(0.5 / np.sqrt(12), rel=0.05)
+    assert row["bias"] == pytest.approx(-0.25, abs=0.01)
+    assert row["rms"] ** 2 == pytest.approx(row["bias"] ** 2 + row["scatter"] ** 2, rel=1e-3)
+
+
+def test_per_bin_nll_of_gaussian_posteriors(rng):
+    from scipy import stats
+
+    grid = np.linspace(12.5, 16.5, 2001)
+    truth = rng.uniform(13.5, 15.3, 2000)
+    mean = truth + rng.normal(0, 0.2, truth.size)
+    pdfs = stats.norm.pdf(grid[None, :], mean[:, None], 0.2)
+    m = evaluate(truth, n_members=np.full(truth.size, 100), pdfs=pdfs, log_mass_grid=grid)
+    # E[-log N(x | mu, s)] = log(s sqrt(2 pi)) + 1/2 for calibrated Gaussians.
+    expected = np.log(0.2 * np.sqrt(2 * np.pi)) + 0.5
+    for row in m["per_bin"]:
+        if row["n"] >= 300:
+            assert row["mean_nll"] == pytest.approx(expected, abs=0.12)
+    assert m["mean_nll"] == pytest.approx(expected, abs=0.05)
+
+
 def test_bad_input():
     with pytest.raises(InvalidInputError, match="pdfs or point predictions"):
         evaluate(np.ones(100), n_members=np.ones(100))
