@@ -317,7 +317,8 @@ def _run_table1(args):
     if args.json:
         print(json.dumps([{k: (None if isinstance(v, float) and math.isnan(v) else v)
                            for k, v in zip(t.colnames, (x.item() if hasattr(x, "item") else x
-                                                        for x in row))} for row in t]))
+                                                        for x in row), strict=True)}
+                          for row in t]))
     else:
         t.pprint(max_width=-1, max_lines=-1)
     if args.plot:

@@ -216,7 +216,8 @@ class ClusterMass:
             )
         zc = _value_in(redshift, u.dimensionless_unscaled, "redshift")
         if zc.ndim != 0 or not np.isfinite(zc) or zc <= 0:
-            raise InvalidInputError(f"the cluster redshift must be a positive number, got {redshift}")
+            raise InvalidInputError(
+                f"the cluster redshift must be a positive number, got {redshift}")
         zc = float(zc)
         if "coord" in table.colnames and isinstance(table["coord"], SkyCoord):
             coords = table["coord"]

@@ -221,8 +221,9 @@ class PhaseSpaceGrid:
     >>> from clustermass import PhaseSpaceGrid
     >>> grid = PhaseSpaceGrid()
     >>> grid
-    PhaseSpaceGrid(r_max=<Quantity 1.6 Mpc / littleh>, v_max=<Quantity 2200. km / s>, n_r=50, n_v=50)
-    >>> float(grid.histogram([0.1, 0.5, 2.0] * grid.r_max.unit, [10., -300., 0.] * u.km / u.s).sum())
+    PhaseSpaceGrid(r_max=<Quantity 1.6 Mpc / littleh>, v_max=<Quantity 2200. km / s>, ...)
+    >>> float(grid.histogram([0.1, 0.5, 2.0] * grid.r_max.unit,
+    ...                      [10., -300., 0.] * u.km / u.s).sum())
     2.0
     """
 

@@ -35,7 +35,7 @@ def plot_prediction_bands(results, log_m_true):
         True log masses of the test clusters.
     """
     fig, axes = _figure(len(results))
-    for ax, (label, m) in zip(axes, results.items()):
+    for ax, (label, m) in zip(axes, results.items(), strict=True):
         b = m["per_bin"]
         centre = 0.5 * (np.asarray(b["lo"]) + np.asarray(b["hi"]))
         ax.scatter(log_m_true, m["prediction"], s=1, color="0.75", rasterized=True)

@@ -37,7 +37,7 @@ def check_prior(prior):
     >>> check_prior("uniform")
     Traceback (most recent call last):
     ...
-    clustermass.exceptions.InvalidInputError: prior must be one of ('flat', 'mass_function'), got 'uniform'
+    clustermass.exceptions.InvalidInputError: prior must be one of (...), got 'uniform'
     """
     if prior not in PRIORS:
         raise InvalidInputError(f"prior must be one of {PRIORS}, got {prior!r}")
@@ -48,11 +48,11 @@ def _log_dn_dlogm(redshift):
     from colossus.cosmology import cosmology as ccosmo
     from colossus.lss import mass_function as cmf
 
-    from .mocks.universe import SyntheticUniverse, _colossus_cosmology
+    from .mocks.universe import SyntheticUniverse, colossus_cosmology
     from .phasespace import resolve_cosmology
 
     uni = SyntheticUniverse()
-    cc = _colossus_cosmology(resolve_cosmology(None), uni)
+    cc = colossus_cosmology(resolve_cosmology(None), uni)
     previous = getattr(ccosmo, "current_cosmo", None)
     ccosmo.setCurrent(cc)
     try:

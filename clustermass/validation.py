@@ -86,8 +86,9 @@ def posterior_summaries(pdfs, log_mass_grid, log_m_true=None):
                 "q16": q[:, 1], "q84": q[:, 3], "q97": q[:, 4]})
     if log_m_true is not None:
         truth = np.asarray(log_m_true, float)
-        t["pit"] = np.array([np.interp(x, grid, c) for x, c in zip(truth, cdf)])
-        dens = np.array([np.interp(x, grid, row, left=0, right=0) for x, row in zip(truth, p)])
+        t["pit"] = np.array([np.interp(x, grid, c) for x, c in zip(truth, cdf, strict=True)])
+        dens = np.array([np.interp(x, grid, row, left=0, right=0)
+                         for x, row in zip(truth, p, strict=True)])
         t["nll"] = -np.log(np.maximum(dens, 1e-300))
     return t
 
@@ -157,7 +158,7 @@ def binned_metrics(log_m_true, prediction, *, summary=None, bins=DEFAULT_BINS):
     pred = np.asarray(prediction, float)
     has_nll = summary is not None and "nll" in summary.colnames
     rows = []
-    for lo, hi in zip(bins[:-1], bins[1:]):
+    for lo, hi in zip(bins[:-1], bins[1:], strict=True):
         sel = (truth >= lo) & (truth < hi)
         row = {"lo": lo, "hi": hi, "n": int(sel.sum())}
         if sel.sum() >= 2:
@@ -261,7 +262,7 @@ def msigma_point_estimates(catalogue, grid, *, redshift, cosmology=None):
     starts = np.searchsorted(cid_in, ids, side="left")
     stops = np.searchsorted(cid_in, ids, side="right")
     sigma = np.full(ids.size, np.nan)
-    for k, (a, b) in enumerate(zip(starts, stops)):
+    for k, (a, b) in enumerate(zip(starts, stops, strict=True)):
         if b - a >= 3:
             sigma[k] = biweight_scale(v_in[a:b], c=9.0, modify_sample_size=True)
     sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, 1.0)
@@ -394,7 +395,7 @@ def to_json_dict(results):
         d = {k: v for k, v in m.items() if k not in ("per_bin", "summary", "prediction")}
         d["per_bin"] = [{k: (None if isinstance(v, float) and np.isnan(v) else
                              (float(v) if k not in ("n",) else int(v)))
-                         for k, v in zip(m["per_bin"].colnames, row)}
+                         for k, v in zip(m["per_bin"].colnames, row, strict=True)}
                         for row in m["per_bin"]]
         out[label] = d
     return out

@@ -1,7 +1,7 @@
 # Sphinx configuration of the clustermass documentation.
 import sys
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -17,7 +17,7 @@ with open(Path(__file__).parents[1] / "pyproject.toml", "rb") as f:
 
 project = pyproject["project"]["name"]
 author = "The clustermass developers"
-copyright = f"2026-{datetime.now(timezone.utc).year}, {author}"  # noqa: A001
+copyright = f"2026-{datetime.now(UTC).year}, {author}"  # noqa: A001
 try:
     release = metadata.version(project)
 except metadata.PackageNotFoundError:
@@ -41,8 +41,8 @@ nitpick_ignore = [
 nitpick_ignore_regex = [
     # Intersphinx inventories cannot be fetched on offline machines (our CI); there,
     # references into other packages cannot be checked, ours still are.
-    ("py:.*", r"(astropy|astroquery|numpy|scipy|matplotlib|warnings|h5py|tensorflow|tf_keras|colossus|"
-              r"tensorflow_probability|pathlib|argparse|os|json)(\..*)?"),
+    ("py:.*", r"(astropy|astroquery|numpy|scipy|matplotlib|warnings|h5py|tensorflow|tf_keras|"
+              r"colossus|tensorflow_probability|pathlib|argparse|os|json)(\..*)?"),
     ("py:class", r".*\['.*'\]"),  # astropy-style "Quantity ['speed']"
     ("py:class", r"(ndarray|float|int|str|bool|dict|list|tuple) of .*"),
 ]

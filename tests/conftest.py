@@ -1,12 +1,11 @@
 """Shared pytest fixtures for the clustermass tests."""
 
-import numpy as np
-import pytest
-
 # astroquery redirects warnings to its logger when it is first imported. Import it
 # before any test so that this happens outside pytest.warns() blocks, which then see
 # the warnings that clustermass issues after a NED call.
 import astroquery.ipac.ned  # noqa: F401
+import numpy as np
+import pytest
 
 
 @pytest.fixture(autouse=True)

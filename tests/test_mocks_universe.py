@@ -131,7 +131,7 @@ def test_test_split_follows_the_mass_function(tables):
     uni = tables.universe
     from astropy.cosmology import Planck13
 
-    cosmo = U._colossus_cosmology(Planck13, uni)
+    cosmo = U.colossus_cosmology(Planck13, uni)
     cosmology.setCurrent(cosmo)
     grid = np.linspace(13.5, 15.3, 2001)
     dn = mass_function.massFunction(10**grid, 0.117, mdef="200c", model="tinker08",

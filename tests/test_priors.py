@@ -12,11 +12,11 @@ def test_prior_is_the_colossus_mass_function():
     from colossus.cosmology import cosmology as ccosmo
     from colossus.lss import mass_function as cmf
 
-    from clustermass.mocks.universe import SyntheticUniverse, _colossus_cosmology
+    from clustermass.mocks.universe import SyntheticUniverse, colossus_cosmology
     from clustermass.phasespace import resolve_cosmology
 
     uni = SyntheticUniverse()
-    ccosmo.setCurrent(_colossus_cosmology(resolve_cosmology(None), uni))
+    ccosmo.setCurrent(colossus_cosmology(resolve_cosmology(None), uni))
     lm = np.array([13.6, 14.2, 14.9])
     dn = cmf.massFunction(10**lm, 0.117, mdef="200c", model=uni.mass_function, q_out="dndlnM")
     w = mass_function_prior(lm)

@@ -61,6 +61,7 @@ from ..exceptions import InvalidInputError
 
 __all__ = [
     "SyntheticUniverse",
+    "colossus_cosmology",
     "jeans_sigma_r2",
     "nfw_jeans_table",
     "nfw_enclosed_fraction",
@@ -316,7 +317,10 @@ class SyntheticUniverse:
 
     @classmethod
     def from_dict(cls, d):
-        """Build from `to_dict` output (unknown keys raise `~clustermass.exceptions.InvalidInputError`)."""
+        """Build from `to_dict` output.
+
+        Unknown keys raise `~clustermass.exceptions.InvalidInputError`.
+        """
         names = set(cls.parameter_names())
         unknown = sorted(set(d) - names)
         if unknown:
@@ -624,7 +628,7 @@ class _UniverseTables:
         self.cosmology_name = getattr(astro, "name", None) or repr(astro)
         self._comoving_distance_table(astro, z)
 
-        cc = _colossus_cosmology(astro, uni)
+        cc = colossus_cosmology(astro, uni)
         from colossus.cosmology import cosmology as ccosmo
         from colossus.halo import concentration as cconc
         from colossus.lss import bias as cbias
@@ -755,8 +759,24 @@ class _UniverseTables:
         return np.exp(val)
 
 
-def _colossus_cosmology(astro, uni):
-    """A colossus cosmology matching the astropy one (no massive-neutrino warning)."""
+def colossus_cosmology(astro, uni):
+    """The colossus cosmology that matches an astropy one and a universe's power spectrum.
+
+    The mocks draw host masses and concentrations with it, and
+    `clustermass.priors` weighs by the same mass function.
+
+    Parameters
+    ----------
+    astro : `~astropy.cosmology.FLRW`
+        Background cosmology (H0, matter, dark energy, baryons, CMB, Neff).
+    uni : `SyntheticUniverse`
+        Supplies ``sigma8`` and ``ns``, which astropy cosmologies lack.
+
+    Returns
+    -------
+    cosmology : `colossus.cosmology.cosmology.Cosmology`
+        Not made current; massive-neutrino warnings are off.
+    """
     from colossus.cosmology import cosmology as ccosmo
 
     return ccosmo.Cosmology(
