@@ -339,7 +339,7 @@ def train_from_catalogue(catalogue_path, *, config="default", output, seed=0, gr
     import shutil
 
     from . import mocks
-    from .flow import MassFlow
+    from .flow import MassFlow, _sha256
 
     catalogue = mocks.load(catalogue_path)
     flow = MassFlow(config, grid=grid)
@@ -354,7 +354,10 @@ def train_from_catalogue(catalogue_path, *, config="default", output, seed=0, gr
     flow.fit(hists, log_mass, groups=groups, seed=seed, max_updates=max_updates,
              checkpoint_dir=checkpoint_dir, progress=progress, **fit_kwargs)
     flow.meta["training_catalogue"] = {
-        "path": os.path.abspath(os.fspath(catalogue_path)),
+        # The file's name and checksum, not its absolute path (which says nothing on
+        # another machine): the same `clustermass mock` command gives the same bytes.
+        "file": os.path.basename(os.fspath(catalogue_path)),
+        "sha256": _sha256(catalogue_path) if os.path.isfile(catalogue_path) else None,
         "n_clusters": int(len(log_mass)),
         "n_hosts": int(np.unique(groups).size),
         "meta": _json_safe(getattr(catalogue, "meta", {})),

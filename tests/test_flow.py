@@ -704,6 +704,7 @@ def test_train_from_catalogue(tf, tmp_path, monkeypatch):
     assert not (tmp_path / "model.checkpoints").exists()
     loaded = MassFlow.load(out)
     assert loaded.meta["training_catalogue"]["n_hosts"] == 100
+    assert loaded.meta["training_catalogue"]["file"] == "cat.h5"  # not a machine's path
     assert loaded.meta["training_catalogue"]["meta"]["kind"] == "contaminated"
     np.testing.assert_array_equal(loaded.log_prob(log_m[:5], hists[:5]),
                                   flow.log_prob(log_m[:5], hists[:5]))
