@@ -150,6 +150,7 @@ def test_presets():
         ({"embedding_units": (0,)}, "layer sizes must be positive"),
         ({"smooth": -1.0}, r"smooth must be in \[0, 10\] bins"),
         ({"pool": 0}, "pool must be a positive integer"),
+        ({"marginals": "yes"}, "marginals must be true or false"),
         ({"nbins": 3}, r"unknown FlowConfig field\(s\) \['nbins'\]"),
     ],
 )
