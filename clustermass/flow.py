@@ -214,6 +214,11 @@ class FlowConfig:
         come from the training split only.
     learning_rate, beta_1, beta_2 : float
         Adam settings (KR20: 1e-4, 0.5, 0.999).
+    lr_half_life : int or None
+        If set, the learning rate decays exponentially and halves every this
+        many updates (``tf_keras.optimizers.schedules.ExponentialDecay``; a
+        function of the optimizer's step count, so a resumed run follows the
+        same schedule). ``None``: constant (KR20).
     batch_size : int
         Clusters per update (KR20: 100).
     max_updates : int
@@ -306,6 +311,7 @@ class FlowConfig:
     marginals: bool = False
     standardize: str = "global"
     learning_rate: float = 1e-4
+    lr_half_life: int | None = None
     beta_1: float = 0.5
     beta_2: float = 0.999
     batch_size: int = 100
@@ -363,6 +369,8 @@ class FlowConfig:
             raise InvalidInputError("patience must be a positive integer or None")
         if not float(self.learning_rate) > 0:
             raise InvalidInputError("learning_rate must be positive")
+        if self.lr_half_life is not None and not int(self.lr_half_life) >= 1:
+            raise InvalidInputError("lr_half_life must be a positive integer or None")
         _check_thin_range(self.augment_thin)
 
     # -- presets -------------------------------------------------------------
@@ -671,8 +679,12 @@ class _Core:
     def make_optimizer(self, config):
         T = _tf()
         tf = T.tf
+        lr = float(config.learning_rate)
+        if config.lr_half_life is not None:
+            lr = T.keras.optimizers.schedules.ExponentialDecay(
+                lr, decay_steps=int(config.lr_half_life), decay_rate=0.5)
         self.optimizer = T.keras.optimizers.Adam(
-            learning_rate=config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
+            learning_rate=lr, beta_1=config.beta_1, beta_2=config.beta_2)
         self.optimizer.build(self.net.trainable_variables)
         spec_x = tf.TensorSpec([None, self.n_in], tf.float32)
         spec_y = tf.TensorSpec([None], tf.float32)

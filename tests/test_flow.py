@@ -151,6 +151,7 @@ def test_presets():
         ({"smooth": -1.0}, r"smooth must be in \[0, 10\] bins"),
         ({"pool": 0}, "pool must be a positive integer"),
         ({"marginals": "yes"}, "marginals must be true or false"),
+        ({"lr_half_life": 0}, "lr_half_life must be a positive integer"),
         ({"nbins": 3}, r"unknown FlowConfig field\(s\) \['nbins'\]"),
     ],
 )
@@ -435,6 +436,21 @@ def test_same_seed_same_model(tf):
     assert runs[0]["n_train"] + runs[0]["n_val"] == 400
 
 
+def test_learning_rate_halves_every_half_life(tf):
+    hists, log_m = count_data(200, np.random.default_rng(4))
+    flow = MassFlow(small("default", max_updates=40, lr_half_life=20, learning_rate=1e-3),
+                    grid=GRID)
+    flow.fit(hists, log_m, seed=0, progress=False)
+    opt = flow._core.optimizer
+    assert int(opt.iterations.numpy()) == 40
+    # 1e-3 x 0.5^(40 / 20) after 40 updates (tf-keras reads the rate of the last
+    # step taken, 0.5^(39 / 20) = 0.259: within 4 %).
+    assert float(opt.learning_rate) == pytest.approx(2.5e-4, rel=0.04)
+    constant = MassFlow(small("default", max_updates=40, learning_rate=1e-3), grid=GRID)
+    constant.fit(hists, log_m, seed=0, progress=False)
+    assert float(constant._core.optimizer.learning_rate) == pytest.approx(1e-3)
+
+
 def test_early_stopping_restores_best_weights(tf):
     rng = np.random.default_rng(4)
     hists, log_m = count_data(300, rng)
@@ -451,11 +467,12 @@ def test_early_stopping_restores_best_weights(tf):
         h["best_val_loss"], rel=1e-4)
 
 
-def test_resume_from_checkpoint(tf, tmp_path):
+@pytest.mark.parametrize("half_life", [None, 15])
+def test_resume_from_checkpoint(tf, tmp_path, half_life):
     rng = np.random.default_rng(8)
     hists, log_m = count_data(400, rng)
     config = small("default", max_updates=60, eval_every=10, checkpoint_every=20,
-                   patience=None)
+                   patience=None, lr_half_life=half_life)
     reference = MassFlow(config, grid=GRID).fit(hists, log_m, seed=0, progress=False)
 
     class Interrupt(Exception):
