@@ -57,6 +57,7 @@ from .exceptions import (
 )
 from .logger import log
 from .phasespace import PhaseSpaceGrid
+from .training import file_sha256
 
 __all__ = ["FlowConfig", "MassFlow", "PRESETS", "PRETRAINED_KINDS", "FORMAT_VERSION",
            "parse_config_override"]
@@ -793,14 +794,6 @@ def _fit_scaling(config, core, counts, log_mass):
     }
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _metadata_hash(d):
     payload = {k: v for k, v in d.items() if k != "metadata_sha256"}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -1450,7 +1443,7 @@ class MassFlow:
                     timespec="seconds"),
                 "weights": {
                     "file": _WEIGHTS_FILE,
-                    "sha256": _sha256(wpath),
+                    "sha256": file_sha256(wpath),
                     "names": [name for name, _ in named],
                     "shapes": [list(a.shape) for _, a in named],
                 },
@@ -1522,7 +1515,7 @@ class MassFlow:
         wpath = os.path.join(directory, winfo.get("file", _WEIGHTS_FILE))
         if not os.path.isfile(wpath):
             raise ModelError(f"the weight file {wpath} is missing")
-        if _sha256(wpath) != winfo.get("sha256"):
+        if file_sha256(wpath) != winfo.get("sha256"):
             raise ModelError(
                 f"the weight file {wpath} is corrupt or was modified "
                 "(its SHA-256 does not match model.json)"

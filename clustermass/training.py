@@ -295,6 +295,15 @@ def _json_safe(d):
     return out
 
 
+def file_sha256(path):
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def train_from_catalogue(catalogue_path, *, config="default", output, seed=0, grid=None,
                          max_updates=None, checkpoint_dir=None, keep_checkpoints=False,
                          progress=None, **fit_kwargs):
@@ -339,7 +348,7 @@ def train_from_catalogue(catalogue_path, *, config="default", output, seed=0, gr
     import shutil
 
     from . import mocks
-    from .flow import MassFlow, _sha256
+    from .flow import MassFlow
 
     catalogue = mocks.load(catalogue_path)
     flow = MassFlow(config, grid=grid)
@@ -357,7 +366,7 @@ def train_from_catalogue(catalogue_path, *, config="default", output, seed=0, gr
         # The file's name and checksum, not its absolute path (which says nothing on
         # another machine): the same `clustermass mock` command gives the same bytes.
         "file": os.path.basename(os.fspath(catalogue_path)),
-        "sha256": _sha256(catalogue_path) if os.path.isfile(catalogue_path) else None,
+        "sha256": file_sha256(catalogue_path) if os.path.isfile(catalogue_path) else None,
         "n_clusters": int(len(log_mass)),
         "n_hosts": int(np.unique(groups).size),
         "meta": _json_safe(getattr(catalogue, "meta", {})),
