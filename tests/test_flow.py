@@ -700,22 +700,27 @@ def test_pretrained(saved, tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------
 # Training from a catalogue (clustermass.mocks stand-in)
 # ----------------------------------------------------------------------------
-def test_train_from_catalogue(tf, tmp_path, monkeypatch):
-    hists, log_m = count_data(300, np.random.default_rng(9))
+def _fake_mocks(monkeypatch, hists, log_m, host_id, kind, grid):
+    """Make ``clustermass.mocks.load`` return a catalogue of these histograms on ``grid``."""
 
     class FakeCatalogue:
-        meta = {"kind": "contaminated", "redshift": 0.117}
+        meta = {"kind": kind, "redshift": 0.117}
         log_mass = log_m
-        host_id = np.arange(300) // 3
 
-        def histograms(self, grid, *, thin=None, seed=None):
-            assert grid == GRID
+        def histograms(self, g, *, thin=None, seed=None):
+            assert g == grid
             return hists
 
+    FakeCatalogue.host_id = host_id
     fake = types.ModuleType("clustermass.mocks")
     fake.load = lambda path: FakeCatalogue()
     monkeypatch.setitem(sys.modules, "clustermass.mocks", fake)
     monkeypatch.setattr(clustermass, "mocks", fake, raising=False)
+
+
+def test_train_from_catalogue(tf, tmp_path, monkeypatch):
+    hists, log_m = count_data(300, np.random.default_rng(9))
+    _fake_mocks(monkeypatch, hists, log_m, np.arange(300) // 3, "contaminated", GRID)
     out = tmp_path / "model"
     flow = train_from_catalogue(tmp_path / "cat.h5", config=small("default", max_updates=30),
                                 output=out, seed=0, grid=GRID)
@@ -731,21 +736,9 @@ def test_train_from_catalogue(tf, tmp_path, monkeypatch):
 def test_cli_train_applies_config_overrides(tf, tmp_path, monkeypatch, capsys):
     from clustermass.cli import main
 
-    grid = PhaseSpaceGrid()
+    grid = PhaseSpaceGrid()  # the CLI trains on the standard grid
     hists, log_m = count_data(200, np.random.default_rng(3), grid=grid)
-
-    class FakeCatalogue:
-        meta = {"kind": "pure", "redshift": 0.117}
-        log_mass = log_m
-        host_id = np.arange(200)
-
-        def histograms(self, grid, *, thin=None, seed=None):
-            return hists
-
-    fake = types.ModuleType("clustermass.mocks")
-    fake.load = lambda path: FakeCatalogue()
-    monkeypatch.setitem(sys.modules, "clustermass.mocks", fake)
-    monkeypatch.setattr(clustermass, "mocks", fake, raising=False)
+    _fake_mocks(monkeypatch, hists, log_m, np.arange(200), "pure", grid)
     out = tmp_path / "model"
     args = ["-q", "train", str(tmp_path / "cat.h5"), "--output", str(out),
             "--set", "embedding_units=[8]", "--set", "marginals=true", "--max-updates", "10"]

@@ -91,15 +91,19 @@ def test_table1_offline():
     assert np.all(np.isnan(t["log_m_flow"][~have]))
 
 
-@pytest.fixture(scope="module")
-def fresh_test_mocks(tmp_path_factory):
-    """Mass-function-distributed contaminated clusters from hosts never used in training."""
+def _fresh_mocks(tmp_path_factory, kind, n_clusters, seed):
+    """Mass-function-distributed test clusters from hosts never used in training."""
     from clustermass import mocks
 
-    path = tmp_path_factory.mktemp("mocks") / "test.h5"
-    mocks.generate(path, kind="contaminated", split="test", n_clusters=3000, seed=11,
+    path = tmp_path_factory.mktemp("mocks") / f"{kind}_test.h5"
+    mocks.generate(path, kind=kind, split="test", n_clusters=n_clusters, seed=seed,
                    progress=False)
     return mocks.load(path)
+
+
+@pytest.fixture(scope="module")
+def fresh_test_mocks(tmp_path_factory):
+    return _fresh_mocks(tmp_path_factory, "contaminated", 3000, seed=11)
 
 
 def test_shipped_flow_is_calibrated_on_fresh_mocks(contaminated, fresh_test_mocks):
@@ -143,12 +147,7 @@ def test_thinning_barely_moves_the_shipped_flow(contaminated, fresh_test_mocks):
 
 @pytest.fixture(scope="module")
 def fresh_pure_mocks(tmp_path_factory):
-    """Mass-function-distributed pure clusters from hosts never used in training."""
-    from clustermass import mocks
-
-    path = tmp_path_factory.mktemp("mocks") / "pure_test.h5"
-    mocks.generate(path, kind="pure", split="test", n_clusters=2000, seed=12, progress=False)
-    return mocks.load(path)
+    return _fresh_mocks(tmp_path_factory, "pure", 2000, seed=12)
 
 
 def test_shipped_pure_flow_on_fresh_mocks(fresh_pure_mocks):
