@@ -608,7 +608,11 @@ class _Core:
             f = counts / tf.maximum(total, 1.0) * float(self.n_in)
         else:
             f = counts
-        img0 = tf.reshape(f, (-1, *self.shape))
+        marginals = None
+        if self.config.marginals:
+            # Full-resolution radial profile and velocity distribution, unsmoothed.
+            img0 = tf.reshape(f, (-1, *self.shape))
+            marginals = [tf.reduce_mean(img0, axis=2), tf.reduce_mean(img0, axis=1)]
         if self.smoothers is not None:
             # Separable Gaussian smoothing of the (R, v) image with zero padding,
             # as two small matrix products: S_r @ image @ S_v^T.
@@ -621,10 +625,8 @@ class _Core:
             (pr, pv) = self.pooled_shape
             img = tf.reshape(f, (-1, pr, k, pv, k))
             f = tf.reshape(tf.reduce_mean(img, axis=(2, 4)), (-1, pr * pv))
-        if self.config.marginals:
-            # Full-resolution radial profile and velocity distribution, unsmoothed.
-            f = tf.concat([f, tf.reduce_mean(img0, axis=2), tf.reduce_mean(img0, axis=1)],
-                          axis=-1)
+        if marginals is not None:
+            f = tf.concat([f, *marginals], axis=-1)
         return f
 
     def features(self, counts):

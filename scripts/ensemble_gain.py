@@ -22,7 +22,7 @@ from clustermass import mocks
 from clustermass.cli import _load_model
 from clustermass.exceptions import InvalidInputError
 from clustermass.posterior import default_log_mass_grid
-from clustermass.priors import reweight
+from clustermass.priors import PRIORS, reweight
 from clustermass.validation import evaluate
 
 
@@ -35,7 +35,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("test")
     p.add_argument("models", nargs="+")
-    p.add_argument("--prior", default="flat", choices=["flat", "mass_function"])
+    p.add_argument("--prior", default="flat", choices=PRIORS)
     args = p.parse_args(argv)
     if len(args.models) < 2:
         p.error("give at least two models")
