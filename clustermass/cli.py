@@ -156,7 +156,7 @@ def _add_train(subparsers):
 
 def _run_train(args):
     from .flow import FlowConfig, parse_config_override
-    from .training import train_from_catalogue
+    from .workflows import train_from_catalogue
 
     kwargs = {} if args.max_updates is None else {"max_updates": args.max_updates}
     config = args.config

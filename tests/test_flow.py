@@ -29,8 +29,8 @@ from clustermass.training import (
     EarlyStopping,
     split_by_group,
     thin_histograms,
-    train_from_catalogue,
 )
+from clustermass.workflows import train_from_catalogue
 
 GRID = PhaseSpaceGrid(n_r=5, n_v=6)
 
