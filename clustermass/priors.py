@@ -14,6 +14,7 @@ section 2.3). `mass_function_prior` gives ``n(log M)``, the Tinker et al.
 the mocks' redshift.
 """
 
+import dataclasses
 import functools
 import warnings
 
@@ -21,7 +22,52 @@ import numpy as np
 
 from .exceptions import InvalidInputError
 
-__all__ = ["mass_function_prior", "reweight", "check_prior", "PRIORS"]
+__all__ = ["mass_function_prior", "reweight", "check_prior", "PRIORS", "TrainingUniverse",
+           "MDPL2_UNIVERSE"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingUniverse:
+    """The universe a model was trained in: what a mass-function prior must match.
+
+    Parameters
+    ----------
+    redshift : float
+        Redshift of the training clusters.
+    cosmology : str
+        Name of an astropy cosmology realization (e.g. ``"Planck13"``).
+    mass_function : str
+        colossus mass-function model (e.g. ``"tinker08"``, Tinker et al. 2008).
+    sigma8, ns : float
+        Power-spectrum normalisation and slope.
+    """
+
+    redshift: float
+    cosmology: str = "Planck13"
+    mass_function: str = "tinker08"
+    sigma8: float = 0.8288
+    ns: float = 0.9611
+
+    @classmethod
+    def from_catalogue_meta(cls, meta, *, default=None):
+        """Read it from a mock catalogue's ``meta`` (its ``universe`` entry).
+
+        Missing entries come from ``default`` (`MDPL2_UNIVERSE` if `None`).
+        """
+        default = MDPL2_UNIVERSE if default is None else default
+        meta = dict(meta or {})
+        uni = dict(meta.get("universe") or {})
+        values = {}
+        for f in dataclasses.fields(cls):
+            v = uni.get(f.name, meta.get(f.name))
+            values[f.name] = getattr(default, f.name) if v is None else f.type(v)
+        return cls(**values)
+
+
+#: The universe of the paper's mocks and of clustermass' synthetic universe by
+#: default: MDPL2 snapshot 120, z = 0.117, Planck13 (Klypin et al. 2016, MNRAS
+#: 457, 4340; Kodi Ramanah et al. 2020), Tinker et al. (2008) mass function.
+MDPL2_UNIVERSE = TrainingUniverse(redshift=0.117)
 
 #: Priors accepted by `clustermass.core.ClusterMass.infer` and ``clustermass evaluate``.
 PRIORS = ("flat", "mass_function")
