@@ -24,12 +24,10 @@ import time
 
 def _single(n, kind, split, jobs, seed):
     from clustermass import conf
-    from clustermass.mocks import generate
+    from clustermass.mocks import SyntheticUniverse, generate
 
     t0 = time.perf_counter()
-    import clustermass.mocks.universe as U
-
-    U.SyntheticUniverse().tables()  # cosmology tables: computed once per run
+    SyntheticUniverse().tables()  # cosmology tables: computed once per run
     t_tables = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "bench.h5")

@@ -3,7 +3,7 @@
 Given the galaxies around a cluster (sky positions and redshifts, e.g. from
 NED), clustermass returns the probability distribution of the cluster's mass
 M200c, inferred by a conditional normalizing flow trained on mock cluster
-catalogues (Kodi Ramanah, Wojtak, Ellingsen & Hansen 2020, MNRAS 499, 1985),
+catalogues (Kodi Ramanah, Wojtak, Ansari, Gall & Hjorth 2020, MNRAS 499, 1985),
 or by the classical M-sigma relation (Evrard et al. 2008).
 
 >>> import clustermass
@@ -16,34 +16,10 @@ needed, so ``import clustermass`` stays fast.
 
 import importlib
 
-from astropy import config as _config
-
 from . import exceptions as _exceptions
+from ._config import Conf, __version__, conf
 from .exceptions import *  # noqa: F403
 from .logger import log
-
-try:
-    from .version import version as __version__
-except ImportError:  # pragma: no cover - only without an installed build
-    __version__ = "0.0.dev0"
-
-
-class Conf(_config.ConfigNamespace):
-    """Configuration parameters for clustermass (environment only, never science)."""
-
-    ned_timeout = _config.ConfigItem(
-        60, "Time limit in seconds for one NED query.", cfgtype="float"
-    )
-    ned_cache = _config.ConfigItem(
-        True, "Cache NED replies on disk (in the astropy cache directory).", cfgtype="boolean"
-    )
-    show_progress = _config.ConfigItem(
-        True, "Show progress bars on long work (mock generation, training).",
-        cfgtype="boolean",
-    )
-
-
-conf = Conf()
 
 # Public objects, imported on first access so that ``import clustermass`` does not
 # pull in astropy.cosmology, scipy, matplotlib or TensorFlow.
@@ -54,7 +30,7 @@ _LAZY = {
     "MassFlow": "flow",
 }
 
-__all__ = ["conf", "log", "__version__", *_LAZY, *_exceptions.__all__]  # noqa: PLE0604
+__all__ = ["Conf", "conf", "log", "__version__", *_LAZY, *_exceptions.__all__]  # noqa: PLE0604
 
 
 def __getattr__(name):

@@ -33,7 +33,8 @@ def atomic_path(path):
     """Yield a temporary path beside ``path``; on success move it onto ``path``.
 
     The temporary file is removed if the block raises, and ``path`` is left
-    as it was.
+    as it was. The new file gets the permissions `open` would give it (0666
+    less the umask), not the private 0600 of `tempfile.mkstemp`.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -41,6 +42,10 @@ def atomic_path(path):
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{base}.", suffix=".tmp")
     os.close(fd)
     try:
+        # mkstemp makes the file private (0600); give it the mode open() would (0666 - umask)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         yield tmp
         os.replace(tmp, path)
     except BaseException:
@@ -113,7 +118,7 @@ def json_safe(obj, *, nonfinite=True):
 def show_progress(progress=None):
     """Whether to show progress bars: ``progress``, or ``conf.show_progress`` when `None`."""
     if progress is None:
-        from . import conf
+        from ._config import conf
 
         return bool(conf.show_progress)
     return bool(progress)

@@ -19,6 +19,7 @@ __all__ = [
     "EVRARD_SIGMA15",
     "EVRARD_ALPHA",
     "value_in",
+    "check_redshift",
 ]
 
 #: Unit of projected radii: h^-1 Mpc, in astropy's little-h convention.
@@ -59,3 +60,19 @@ def value_in(x, unit, name, equivalencies=()):
         return np.asanyarray(x, dtype=float)
     except (TypeError, ValueError):
         raise InvalidInputError(f"{name} must be numeric, got {type(x).__name__}") from None
+
+
+def check_redshift(z, name):
+    """Redshift(s) ``z`` as a float array, checked to be finite and > -1.
+
+    ``z`` may be a number, an array or a Quantity in redshift units
+    (`astropy.cosmology.units.redshift`). Raises
+    `~clustermass.exceptions.InvalidInputError` naming ``name`` otherwise.
+    """
+    z = u.Quantity(z, cu.redshift).to_value(cu.redshift) if isinstance(z, u.Quantity) else z
+    z = np.asanyarray(z, dtype=float)
+    if not np.all(np.isfinite(z)):
+        raise InvalidInputError(f"{name} contains NaN or infinite values")
+    if np.any(z <= -1):
+        raise InvalidInputError(f"{name} must be > -1")
+    return z

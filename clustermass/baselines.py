@@ -20,13 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy import units as u
-from astropy.stats import biweight_scale
 
+from ._stats import biweight_dispersion
+from ._units import EVRARD_ALPHA, EVRARD_SIGMA15, V_UNIT, value_in
 from .exceptions import InvalidInputError
-from .phasespace import V_UNIT, _value_in, resolve_cosmology
+from .phasespace import PhaseSpaceGrid, resolve_cosmology
 from .posterior import MassPosterior
 
-__all__ = ["ScalingRelation", "EVRARD08", "velocity_dispersion", "msigma_log_mass", "msigma"]
+__all__ = ["ScalingRelation", "EVRARD08", "velocity_dispersion", "msigma_log_mass", "msigma",
+           "MSigmaEstimator", "MSIGMA"]
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,8 @@ class ScalingRelation:
 
 #: Evrard et al. (2008, ApJ 672, 122) relation for dark-matter particles, M200c.
 EVRARD08 = ScalingRelation(
-    sigma_15=1082.9 * V_UNIT,
-    alpha=0.3361,
+    sigma_15=EVRARD_SIGMA15 * V_UNIT,
+    alpha=EVRARD_ALPHA,
     scatter_ln_sigma=0.0426,
     reference="Evrard et al. 2008, ApJ 672, 122",
 )
@@ -86,10 +88,10 @@ def velocity_dispersion(v, /):
     >>> float(round(velocity_dispersion(v).to_value(u.km / u.s), -1))
     1000.0
     """
-    vv = _value_in(v, V_UNIT, "v").ravel()
+    vv = value_in(v, V_UNIT, "v").ravel()
     if vv.size < 2 or not np.all(np.isfinite(vv)):
         raise InvalidInputError("need at least two finite velocities")
-    return biweight_scale(vv, c=9.0, modify_sample_size=True) * V_UNIT
+    return biweight_dispersion(vv) * V_UNIT
 
 
 def msigma_log_mass(sigma, redshift, /, *, cosmology=None, relation=EVRARD08):
@@ -108,7 +110,7 @@ def msigma_log_mass(sigma, redshift, /, *, cosmology=None, relation=EVRARD08):
     15.0
     """
     cosmo = resolve_cosmology(cosmology)
-    s = _value_in(sigma, V_UNIT, "sigma")
+    s = value_in(sigma, V_UNIT, "sigma")
     if np.any(s <= 0):
         raise InvalidInputError("velocity dispersions must be positive")
     ratio = s / relation.sigma_15.to_value(V_UNIT)
@@ -153,7 +155,7 @@ def msigma(v, redshift, /, *, cosmology=None, relation=EVRARD08, n_bootstrap=100
     >>> 14.7 < post.median < 15.0
     True
     """
-    vv = _value_in(v, V_UNIT, "v").ravel()
+    vv = value_in(v, V_UNIT, "v").ravel()
     if vv.size < 3:
         raise InvalidInputError(f"M-sigma needs at least 3 galaxies, got {vv.size}")
     if not np.all(np.isfinite(vv)):
@@ -161,7 +163,7 @@ def msigma(v, redshift, /, *, cosmology=None, relation=EVRARD08, n_bootstrap=100
     cosmo = resolve_cosmology(cosmology)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, vv.size, size=(int(n_bootstrap), vv.size))
-    boot = biweight_scale(vv[idx], c=9.0, axis=1, modify_sample_size=True)
+    boot = biweight_dispersion(vv[idx], axis=1)
     boot = boot[np.isfinite(boot) & (boot > 0)]
     if boot.size < 10:
         raise InvalidInputError("the velocities have no measurable dispersion")
@@ -181,3 +183,64 @@ def msigma(v, redshift, /, *, cosmology=None, relation=EVRARD08, n_bootstrap=100
         **(meta or {}),
     }
     return MassPosterior.from_samples(samples, method="msigma", meta=info)
+
+
+class MSigmaEstimator:
+    """The M-sigma relation as a model that `clustermass.core.ClusterMass.infer` can use.
+
+    What `clustermass.models.load_model` returns for ``"msigma"``: like a
+    flow it has a ``name`` and a phase-space `grid` (whose window selects the
+    galaxies), but it reads the galaxies' velocities rather than a histogram
+    (`posterior_from_velocities`, which is `msigma`).
+
+    Parameters
+    ----------
+    relation : `ScalingRelation`, optional
+        Default `EVRARD08`.
+    name : str, optional
+        What posteriors record as their ``method``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import astropy.units as u
+    >>> from clustermass.baselines import MSIGMA
+    >>> v = np.random.default_rng(2).normal(0, 1000, 300) * u.km / u.s
+    >>> post = MSIGMA.posterior_from_velocities(v, 0.05)
+    >>> post.method
+    'msigma'
+    """
+
+    def __init__(self, relation=EVRARD08, *, name="msigma"):
+        self.relation = relation
+        self.name = str(name)
+
+    @property
+    def label(self):
+        """A human-readable description, e.g. for plot legends."""
+        return f"M-sigma ({self.relation.reference})"
+
+    @property
+    def grid(self):
+        """The window of the galaxies used: the default `~clustermass.phasespace.PhaseSpaceGrid`."""
+        return PhaseSpaceGrid()
+
+    def posterior_from_velocities(self, v, redshift, /, *, cosmology=None, n_bootstrap=1000,
+                                  seed=0, meta=None):
+        """The mass posterior from the velocities of the galaxies in the window.
+
+        The arguments are those of `msigma` (with this estimator's relation).
+
+        Returns
+        -------
+        posterior : `~clustermass.posterior.MassPosterior`
+        """
+        return msigma(v, redshift, cosmology=cosmology, relation=self.relation,
+                      n_bootstrap=n_bootstrap, seed=seed, meta=meta)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r}, relation={self.relation.reference!r})"
+
+
+#: The M-sigma estimator with the Evrard et al. (2008) relation (model name ``"msigma"``).
+MSIGMA = MSigmaEstimator()

@@ -3,19 +3,21 @@
 Subcommands::
 
     clustermass infer NAME [--method M] [--json] [--plot FILE]   weigh one cluster
-    clustermass mock ...        make a mock catalogue
-    clustermass train ...       train a flow on a mock catalogue
-    clustermass evaluate ...    validate a model on held-out mocks
-    clustermass table1 ...      the paper's Table 1
+    clustermass mock ...          make a mock catalogue
+    clustermass mock-validate ... validate the mocks (figures and JSON summary)
+    clustermass train ...         train a flow on a mock catalogue
+    clustermass evaluate ...      validate a model on held-out mocks
+    clustermass table1 ...        the paper's Table 1
 
-Errors that clustermass raises on purpose are printed as one line on stderr
-(exit status 2), never as a traceback.
+This module only parses arguments and prints; the work is done by the
+library (`clustermass.core`, `clustermass.mocks`) and `clustermass.workflows`,
+imported when a subcommand runs. Errors that clustermass raises on purpose are
+printed as one line on stderr (exit status 2), never as a traceback.
 """
 
 import argparse
 import json
 import sys
-import warnings
 
 from .exceptions import ClusterMassError
 from .priors import PRIORS
@@ -56,27 +58,14 @@ def _parse_target(name):
     return name
 
 
-def _resolve_method(method):
-    import os
-
-    from . import core
-
-    if method is None:
-        return core.DEFAULT_MODEL
-    if os.path.isdir(method):
-        from .flow import MassFlow
-
-        return MassFlow.load(method)
-    return method
-
-
 def _run_infer(args):
     from .core import ClusterMass
+    from .workflows import load_model
 
     target = _parse_target(args.name)
     # Warnings (e.g. an offline snapshot used in place of NED) go to stderr.
     cluster = ClusterMass.from_ned(target, redshift=args.redshift, offline=args.offline)
-    model = _resolve_method(args.method)
+    model = load_model(args.method)
     post = cluster.infer(model, prior=args.prior, seed=args.seed)
     summary = post.summary()
     result = {
@@ -133,6 +122,88 @@ def _plot_infer(cluster, post, path):
     plt.close(fig)
 
 
+def _add_mock(subparsers):
+    p = subparsers.add_parser(
+        "mock", help="make a mock catalogue",
+        description="Generate mock clusters from the synthetic universe and observe them as"
+                    " Ho et al. (2019): cylinders of 1.6 h^-1 Mpc and +-2500 km/s around each"
+                    " host. 'train' is flat in log M (extra lines of sight for rare hosts),"
+                    " 'test' follows the mass function. The same seed gives the same file"
+                    " for any --jobs.",
+    )
+    p.add_argument("--kind", required=True, choices=["pure", "contaminated"],
+                   help="true members only, or every galaxy in the cylinder")
+    p.add_argument("--split", required=True, choices=["train", "test"],
+                   help="flat in log M (train) or following the mass function (test)")
+    p.add_argument("--n", required=True, type=int, metavar="N", help="number of clusters")
+    p.add_argument("--seed", required=True, type=int, metavar="S", help="master seed")
+    p.add_argument("--output", "-o", required=True, metavar="FILE", help="HDF5 file to write")
+    p.add_argument("--jobs", "-j", type=int, default=1, metavar="J",
+                   help="worker processes (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", dest="params",
+                   help="override a SyntheticUniverse parameter (repeatable)")
+    p.set_defaults(func=_run_mock)
+
+
+def _run_mock(args):
+    from .mocks import SyntheticUniverse, generate, load
+
+    params = SyntheticUniverse.parse_overrides(args.params)
+    path = generate(args.output, kind=args.kind, split=args.split, n_clusters=args.n,
+                    seed=args.seed, jobs=args.jobs, overwrite=args.overwrite, **params)
+    cat = load(path)
+    print(f"wrote {path}: {len(cat)} {args.kind} {args.split} clusters,"
+          f" {len(cat.galaxies)} galaxies (seed {args.seed})")
+    return 0
+
+
+def _add_mock_validate(subparsers):
+    p = subparsers.add_parser(
+        "mock-validate", help="validate the mocks (figures and JSON summary)",
+        description="Generate pure/contaminated training/test catalogues and compare them with"
+                    " Evrard et al. (2008), Mamon et al. (2010) and the input richness"
+                    " relation; write figures and summary.json.",
+    )
+    p.add_argument("--output", "-o", required=True, help="output directory")
+    p.add_argument("--n-train", type=int, default=4000,
+                   help="clusters per training catalogue (default %(default)s)")
+    p.add_argument("--n-test", type=int, default=4000,
+                   help="clusters per test catalogue (default %(default)s)")
+    p.add_argument("--seed", type=int, default=2020, help="seed (default %(default)s)")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes")
+    p.add_argument("--catalogues", metavar="DIR", default=None,
+                   help="where to keep the catalogues (default OUTPUT/catalogues)")
+    p.add_argument("--docs", metavar="DIR", default=None,
+                   help="also copy the figures here (e.g. docs/_static/mocks)")
+    p.set_defaults(func=_run_mock_validate)
+
+
+def _run_mock_validate(args):
+    from .mocks.report import run_validation
+
+    s = run_validation(args.output, n_train=args.n_train, n_test=args.n_test, seed=args.seed,
+                       jobs=args.jobs, catalogue_dir=args.catalogues, docs_dir=args.docs)
+    ev = s["evrard"]["all"]
+    mb = s["mbm10"]
+    print(f"Evrard (pure, train+test, one weight per host): slope {ev['slope']:.3f}"
+          f" +- {ev['slope_err']:.3f}, sigma_15 {ev['sigma_15']:.0f} km/s"
+          f" ({ev['normalisation_ratio']:.3f} x 1082.9)")
+    ev20 = s["evrard"]["all_n_ge_20"]
+    print(f"Evrard (pure, N >= 20): slope {ev20['slope']:.3f} +- {ev20['slope_err']:.3f},"
+          f" sigma_15 {ev20['sigma_15']:.0f} km/s ({ev20['normalisation_ratio']:.3f} x 1082.9)")
+    print(f"MBM10 (contaminated train, log M >= 14): scale {mb['scale']:.2f}, rms ln residual"
+          f" {mb['rms_log_residual']:.2f}, sigma_i {mb['sigma_i']:.2f}"
+          f" (MBM10 {mb['sigma_i_mbm10']:.2f}), B {mb['B']:.4f} (0.0075)")
+    for split, rows in s["interloper_fraction"].items():
+        print(f"interloper fraction ({split}): " + ", ".join(
+            f"[{r['log_m_min']:.1f},{r['log_m_max']:.1f}) {r['mean']:.2f}" for r in rows))
+        print("  in the virial cylinder: " + ", ".join(
+            f"{r['virial_cylinder']:.2f}" for r in rows))
+    print(f"wrote {args.output}/summary.json and {len(s['figures'])} figures")
+    return 0
+
+
 def _add_train(subparsers):
     p = subparsers.add_parser(
         "train", help="train a flow on a mock catalogue",
@@ -155,25 +226,18 @@ def _add_train(subparsers):
 
 
 def _run_train(args):
-    from .flow import FlowConfig, parse_config_override
+    from ._parsing import parse_overrides
+    from .flow import FlowConfig
     from .workflows import train_from_catalogue
 
     kwargs = {} if args.max_updates is None else {"max_updates": args.max_updates}
     config = args.config
     if args.overrides:
-        config = FlowConfig.preset(config, **dict(map(parse_config_override, args.overrides)))
+        config = FlowConfig.preset(config, **parse_overrides(args.overrides))
     flow = train_from_catalogue(args.mocks, config=config, output=args.output,
                                 seed=args.seed, **kwargs)
     print(f"wrote {args.output}: {flow!r}")
     return 0
-
-
-def _load_model(spec):
-    import os
-
-    from .flow import MassFlow
-
-    return MassFlow.load(spec) if os.path.isdir(spec) else MassFlow.pretrained(spec)
 
 
 def _add_evaluate(subparsers):
@@ -194,30 +258,18 @@ def _add_evaluate(subparsers):
     p.set_defaults(func=_run_evaluate)
 
 
-def _model_label(spec, model):
-    import os
-
-    return f"{os.path.basename(os.path.normpath(spec))} ({model.config.name})"
-
-
 def _run_evaluate(args):
-    from . import mocks, validation
+    from .workflows import evaluate_models
 
-    models = {}
-    for spec in [args.model, *args.compare]:
-        model = _load_model(spec)
-        models[_model_label(spec, model)] = model
-    catalogue = mocks.load(args.mocks)
-    results = validation.evaluate_catalogue(models, catalogue, prior=args.prior,
-                                            include_msigma=not args.no_msigma)
+    results = evaluate_models([args.model, *args.compare], args.mocks, prior=args.prior,
+                              msigma=not args.no_msigma)
     if args.json:
-        print(json.dumps(validation.to_json_dict(results), indent=1))
+        print(json.dumps(results.to_json_dict(), indent=1))
     else:
-        validation.report_table(results).pprint(max_width=-1, max_lines=-1)
-        for label, m in results.items():
-            if not label.startswith("_"):
-                print(f"\n{label}: per log-mass bin")
-                m["per_bin"].pprint(max_width=-1, max_lines=-1)
+        results.report_table().pprint(max_width=-1, max_lines=-1)
+        for label, m in results.estimators.items():
+            print(f"\n{label}: per log-mass bin")
+            m["per_bin"].pprint(max_width=-1, max_lines=-1)
     if args.figures:
         _write_validation_figures(results, args.figures)
     return 0
@@ -234,12 +286,11 @@ def _write_validation_figures(results, directory):
     from . import plotting
 
     os.makedirs(directory, exist_ok=True)
-    truth, n_members = results["_truth"], results["_n_members"]
-    estimators = {k: v for k, v in results.items() if not k.startswith("_")}
+    estimators, truth = results.estimators, results.truth
     figs = {
         "fig5_prediction_bands.png": plotting.plot_prediction_bands(estimators, truth),
-        "fig6_scatter_vs_members.png": plotting.plot_scatter_vs_members(estimators, n_members,
-                                                                        truth),
+        "fig6_scatter_vs_members.png": plotting.plot_scatter_vs_members(
+            estimators, results.n_members, truth),
         "calibration.png": plotting.plot_calibration(estimators),
     }
     for name, fig in figs.items():
@@ -264,54 +315,10 @@ def _add_table1(subparsers):
     p.set_defaults(func=_run_table1)
 
 
-def table1(method="contaminated", *, offline=False, prior=None):
-    """Masses of the paper's eight clusters as an `~astropy.table.QTable`.
-
-    ``prior`` is passed to `clustermass.core.ClusterMass.infer` (default
-    `clustermass.core.DEFAULT_PRIOR`).
-    """
-    import numpy as np
-    from astropy.table import QTable
-
-    from . import clusters
-    from .core import DEFAULT_PRIOR, ClusterMass
-    from .exceptions import NEDError, OfflineError
-
-    prior = DEFAULT_PRIOR if prior is None else prior
-    ref = clusters.reference_clusters()
-    model = method if method == "msigma" else _load_model(method)
-    rows = []
-    for r in ref:
-        name = r["name"]
-        row = {"cluster": name, "n_galaxies": 0, "log_m_flow": np.nan, "log_m_flow_err": np.nan,
-               "log_m_paper": float(r["log_m200c_flow_paper"]),
-               "log_m_paper_err": float(r["log_m200c_flow_paper_err"]),
-               "log_m_lit": float(r["log_m200c_lit"]),
-               "log_m_lit_err": float(r["log_m200c_lit_err"]),
-               "lit_reference": str(r["lit_reference"]), "source": "needs NED"}
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                cm = ClusterMass.from_ned(name, offline=offline)
-                post = cm.infer(model, prior=prior)
-        except (NEDError, OfflineError):
-            rows.append(row)
-            continue
-        row.update(n_galaxies=post.meta["n_galaxies"], log_m_flow=post.mean,
-                   log_m_flow_err=post.std, source=cm.source)
-        rows.append(row)
-    t = QTable(rows=[list(x.values()) for x in rows], names=list(rows[0]))
-    for col in ("log_m_flow", "log_m_flow_err", "log_m_paper", "log_m_paper_err", "log_m_lit",
-                "log_m_lit_err"):
-        t[col].info.format = ".2f"
-    t.meta["method"] = method if isinstance(method, str) else repr(method)
-    if method != "msigma":
-        t.meta["prior"] = prior
-    return t
-
-
 def _run_table1(args):
     import math
+
+    from .workflows import table1
 
     t = table1(args.method, offline=args.offline, prior=args.prior)
     if args.json:
@@ -335,20 +342,9 @@ def _run_table1(args):
     return 0
 
 
-def _optional(add, subparsers, module):
-    """Register a subcommand defined in another module, if that module exists."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(module, __package__)
-    except ImportError:
-        return
-    getattr(mod, add)(subparsers)
-
-
 def build_parser():
     """The `argparse.ArgumentParser` of the ``clustermass`` command."""
-    from . import __version__
+    from ._config import __version__
 
     parser = argparse.ArgumentParser(
         prog="clustermass",
@@ -361,7 +357,8 @@ def build_parser():
                         help="log what is done (on stdout, so not with --json)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_infer(subparsers)
-    _optional("add_mock_parser", subparsers, ".mocks._cli")
+    _add_mock(subparsers)
+    _add_mock_validate(subparsers)
     _add_train(subparsers)
     _add_evaluate(subparsers)
     _add_table1(subparsers)
@@ -375,7 +372,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 1
-    from . import conf, log
+    from ._config import conf
+    from .logger import log
 
     # Keep stdout for results: informational logs only with --verbose.
     log.setLevel("INFO" if args.verbose else "WARNING")

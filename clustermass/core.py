@@ -15,6 +15,8 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import QTable, Table
 
+from . import models
+from ._units import R_UNIT, V_UNIT, value_in
 from .exceptions import (
     InvalidInputError,
     NEDError,
@@ -25,11 +27,9 @@ from .exceptions import (
     warn_user,
 )
 from .logger import log
+from .models import load_model
 from .phasespace import (
-    R_UNIT,
-    V_UNIT,
     PhaseSpaceGrid,
-    _value_in,
     line_of_sight_velocity,
     projected_radius,
     resolve_cosmology,
@@ -41,8 +41,8 @@ __all__ = ["ClusterMass", "MIN_GALAXIES", "DEFAULT_MODEL", "DEFAULT_PRIOR"]
 #: (the mock catalogues of Ho et al. 2019 drop clusters with fewer than 10).
 MIN_GALAXIES = 10
 
-#: What `ClusterMass.infer` uses when no model is given.
-DEFAULT_MODEL = "contaminated"
+#: What `ClusterMass.infer` uses when no model is given (`clustermass.models.DEFAULT_MODEL`).
+DEFAULT_MODEL = models.DEFAULT_MODEL
 
 #: The prior on log M of flow posteriors from `ClusterMass.infer`: the flows'
 #: training prior, flat in log M, as in Kodi Ramanah et al. (2020). Under it the
@@ -70,7 +70,7 @@ def _column_values(col, unit, name):
     mask = np.ma.getmaskarray(col) if hasattr(col, "mask") else np.zeros(len(col), bool)
     if isinstance(col, u.Quantity) or getattr(col, "unit", None) is not None:
         q = u.Quantity(np.ma.filled(col, np.nan) if hasattr(col, "mask") else col, col.unit)
-        values = _value_in(q, unit, name, equivalencies=u.dimensionless_angles())
+        values = value_in(q, unit, name, equivalencies=u.dimensionless_angles())
     else:
         values = np.asarray(np.ma.filled(col, np.nan), dtype=float)
     values = np.array(values, dtype=float)
@@ -110,8 +110,8 @@ class ClusterMass:
             if col not in galaxies.colnames:
                 raise InvalidInputError(f"galaxies must have a {col!r} column")
         self.galaxies = QTable(galaxies)
-        self.galaxies["R"] = _value_in(self.galaxies["R"], R_UNIT, "R") * R_UNIT
-        self.galaxies["v"] = _value_in(self.galaxies["v"], V_UNIT, "v") * V_UNIT
+        self.galaxies["R"] = value_in(self.galaxies["R"], R_UNIT, "R") * R_UNIT
+        self.galaxies["v"] = value_in(self.galaxies["v"], V_UNIT, "v") * V_UNIT
         if redshift is None:
             raise InvalidInputError("the cluster redshift is required")
         self.redshift = float(redshift)
@@ -153,8 +153,8 @@ class ClusterMass:
         >>> ClusterMass.from_phase_space(R, v, redshift=0.05, name="toy")
         ClusterMass(name='toy', redshift=0.05, n_galaxies=194, source='phase space')
         """
-        r = _value_in(R, R_UNIT, "R")
-        vv = _value_in(v, V_UNIT, "v")
+        r = value_in(R, R_UNIT, "R")
+        vv = value_in(v, V_UNIT, "v")
         if isinstance(v, u.Quantity) and v.unit.physical_type == "dimensionless":
             raise InvalidInputError("v is dimensionless: give velocities in km/s, not redshifts")
         if r.shape != vv.shape or r.ndim != 1:
@@ -214,7 +214,7 @@ class ClusterMass:
             raise InvalidInputError(
                 "a centre without a redshift: give the cluster redshift, e.g. redshift=0.0231"
             )
-        zc = _value_in(redshift, u.dimensionless_unscaled, "redshift")
+        zc = value_in(redshift, u.dimensionless_unscaled, "redshift")
         if zc.ndim != 0 or not np.isfinite(zc) or zc <= 0:
             raise InvalidInputError(
                 f"the cluster redshift must be a positive number, got {redshift}")
@@ -325,8 +325,8 @@ class ClusterMass:
                 name = ref["name"]
                 center = SkyCoord(ref["ra"], ref["dec"], unit="deg")
                 if redshift is None:
-                    redshift = float(_value_in(ref["redshift"], u.dimensionless_unscaled,
-                                               "redshift"))
+                    redshift = float(value_in(ref["redshift"], u.dimensionless_unscaled,
+                                              "redshift"))
         elif isinstance(name_or_coord, SkyCoord):
             center = name_or_coord
             if redshift is None:
@@ -422,7 +422,7 @@ class ClusterMass:
         return n
 
     def _meta(self, grid, n):
-        from . import __version__
+        from ._config import __version__
 
         return {
             "cluster": self.name,
@@ -439,10 +439,12 @@ class ClusterMass:
 
         Parameters
         ----------
-        model : str or `~clustermass.flow.MassFlow`, optional
+        model : str, path-like or `~clustermass.flow.MassFlow`, optional
             ``"msigma"`` for the Evrard et al. (2008) M-sigma relation,
-            ``"contaminated"`` or ``"pure"`` for a shipped flow, or a
-            `~clustermass.flow.MassFlow`. Default `DEFAULT_MODEL`.
+            ``"contaminated"`` or ``"pure"`` for a shipped flow, the path of
+            a saved model directory, or a `~clustermass.flow.MassFlow`
+            (anything `clustermass.models.load_model` accepts). Default
+            `~clustermass.models.DEFAULT_MODEL`.
         prior : {'flat', 'mass_function'}, optional
             Prior on log M of a flow's posterior (`DEFAULT_PRIOR` when not
             given). ``'flat'``: the flow's training prior, flat in log M over
@@ -467,27 +469,18 @@ class ClusterMass:
         InvalidInputError
             Fewer than `~clustermass.core.MIN_GALAXIES` galaxies in the window.
         """
-        model = DEFAULT_MODEL if model is None else model
-        if isinstance(model, str) and model.lower() in ("msigma", "m-sigma", "evrard08"):
-            from .baselines import msigma
-
-            grid = PhaseSpaceGrid()
-            n = self._check_enough(grid)
+        model = load_model(model)
+        grid = model.grid
+        n = self._check_enough(grid)
+        if hasattr(model, "posterior_from_velocities"):
+            # An estimator that reads velocities (M-sigma), not the histogram.
             v = self.in_window(grid)["v"]
-            return msigma(v, self.redshift, cosmology=self.cosmology, n_bootstrap=n_bootstrap,
-                          seed=seed, meta=self._meta(grid, n))
-        from .flow import MassFlow
-
-        if isinstance(model, str):
-            model = MassFlow.pretrained(model)
-        if not isinstance(model, MassFlow):
-            raise InvalidInputError(
-                f"model must be 'msigma', 'contaminated', 'pure' or a MassFlow, got {model!r}"
-            )
+            return model.posterior_from_velocities(
+                v, self.redshift, cosmology=self.cosmology, n_bootstrap=n_bootstrap, seed=seed,
+                meta=self._meta(grid, n))
         prior = DEFAULT_PRIOR if prior is None else prior
-        n = self._check_enough(model.grid)
-        post = model.posterior(self.histogram(model.grid), prior=prior, redshift=self.redshift)
-        post.meta.update(self._meta(model.grid, n))
+        post = model.posterior(self.histogram(grid), prior=prior, redshift=self.redshift)
+        post.meta.update(self._meta(grid, n))
         return post
 
     # -- plots ---------------------------------------------------------------

@@ -23,17 +23,16 @@ NED serves two table layouts ("schemas") for a cone search:
 by coordinates, never by name, because name-based NED searches have returned
 objects around the wrong position (astroquery issue 2897). Parsed replies are
 cached on disk as ECSV (`cache_dir`), written atomically.
+
+The parsing and selection live in the private module ``clustermass._nedtable``
+(so that neither file exceeds ~600 lines) and are re-exported here: they are
+part of this module's public interface.
 """
 
 import contextlib
-import copy
 import hashlib
 import inspect
 import json
-import os
-import re
-import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +40,13 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import QTable
 
+from . import _nedtable
+from ._io import atomic_path
+from ._nedtable import conform, parse_ned_table, select_galaxies
+from ._units import R_UNIT, V_UNIT, check_redshift, value_in
 from .exceptions import InvalidInputError, NEDServiceError, NEDTimeoutError, OfflineError
 from .logger import log
-from .phasespace import (
-    R_UNIT,
-    V_UNIT,
-    _check_redshift,
-    _value_in,
-    angular_radius,
-    redshift_window,
-    resolve_cosmology,
-)
+from .phasespace import angular_radius, redshift_window, resolve_cosmology
 
 __all__ = [
     "query_region",
@@ -77,7 +72,7 @@ __all__ = [
 #: ``SNR``, ...), stars and Galactic objects (types starting with ``*``,
 #: ``V*`` or ``!``), and sources known only by their emission in one band
 #: (``RadioS``, ``IrS``, ``XrayS``, ``UvS``, ``VisS``, ...).
-GALAXY_TYPES = ("G", "QSO", "EmLS")
+GALAXY_TYPES = _nedtable.GALAXY_TYPES
 
 #: Redshift flags of the legacy NED service for values that were not measured
 #: from a spectrum: ``PHOT`` (photometric), ``SED`` (spectral energy
@@ -88,53 +83,30 @@ GALAXY_TYPES = ("G", "QSO", "EmLS")
 #: (uncertain), ``1LIN`` (single line), ``TENT`` (tentative), ``SN`` (from a
 #: supernova's expansion velocity). Source: NED's database guide
 #: (https://ned.ipac.caltech.edu/Documents/Guides/Database).
-NON_SPECTROSCOPIC_FLAGS = ("PHOT", "SED", "EST", "PRED", "MOD", "LUM", "MFA", "TOMO")
+NON_SPECTROSCOPIC_FLAGS = _nedtable.NON_SPECTROSCOPIC_FLAGS
 
 #: First letter ("technique") of the new API's redshift flags for values not
 #: measured from a spectrum: ``P`` (photometric), ``M`` (modelled), ``I``
 #: (inferred). Kept: ``S`` (spectroscopic), ``L`` (several techniques), ``U``
 #: (unknown, mostly older literature values).
-NON_SPECTROSCOPIC_TECHNIQUES = ("P", "M", "I")
+NON_SPECTROSCOPIC_TECHNIQUES = _nedtable.NON_SPECTROSCOPIC_TECHNIQUES
 
 #: Letters 2-3 ("method") of the new API's redshift flags for estimates that
 #: are not spectroscopic whatever the technique letter says: ``FO``
 #: (friends of friends), ``LE`` (lensing model), ``LU`` (assumed luminosity),
 #: ``MF`` (matched filter), ``ML`` (machine learning), ``SE`` (spectral energy
 #: distribution), ``TO`` (lensing tomography).
-NON_SPECTROSCOPIC_METHODS = ("FO", "LE", "LU", "MF", "ML", "SE", "TO")
+NON_SPECTROSCOPIC_METHODS = _nedtable.NON_SPECTROSCOPIC_METHODS
 
 #: Columns of the tables that `parse_ned_table`, `select_galaxies` and
 #: `query_region` return, with their units (`None`: no unit) and meaning.
-COLUMNS = {
-    "name": (None, "NED object name"),
-    "ra": (u.deg, "right ascension (J2000)"),
-    "dec": (u.deg, "declination (J2000)"),
-    "redshift": (None, "NED preferred heliocentric redshift (NaN where NED lists none)"),
-    "velocity": (V_UNIT, "NED preferred velocity cz (NaN where NED lists none)"),
-    "type": (None, "NED object type ('' where NED gives none)"),
-    "z_flag": (None, "NED redshift flag ('' where NED gives none)"),
-    "separation": (u.arcmin, "angular separation from the search centre (NaN if not given)"),
-}
-
-# Where each output column comes from: (legacy candidates, new-API candidates).
-_SOURCES = {
-    "name": (("Object Name",), ("Object Name",)),
-    "ra": (("RA(deg)", "RA"), ("RA",)),
-    "dec": (("DEC(deg)", "DEC", "Dec"), ("Dec", "DEC")),
-    "redshift": (("Redshift",), ("Redshift (z)",)),
-    "velocity": (("Velocity",), ("cz",)),
-    "type": (("Type",), ("Phys Type",)),
-    "z_flag": (("Redshift Flag",), ("z flag",)),
-    "separation": (("Separation", "Distance (arcmin)"), ("Separation",)),
-}
+COLUMNS = _nedtable.COLUMNS
 
 #: Bump when the layout of cached files or the parsing changes.
 _CACHE_VERSION = 2
 #: Relative margin added to the cone radius, so that galaxies just at r_max
 #: are not lost to rounding in NED's own distance computation.
 _RADIUS_MARGIN = 0.02
-_C_KMS = 299792.458
-_UNIT_SPELLINGS = {"degrees": u.deg, "km/sec": V_UNIT, "arcmins": u.arcmin}
 _SERVICE = "NASA/IPAC Extragalactic Database (NED), cone search via astroquery.ipac.ned"
 _ACKNOWLEDGEMENT = (
     "This research has made use of the NASA/IPAC Extragalactic Database (NED), which is"
@@ -203,7 +175,7 @@ def _read_cache(path):
         table = QTable.read(path, format="ascii.ecsv")
         if table.meta.get("cache_version") != _CACHE_VERSION:
             raise ValueError(f"cache version {table.meta.get('cache_version')!r}")
-        return _conform(table)
+        return conform(table)
     except Exception as exc:  # a damaged file of any kind (YAML, ECSV, units): refetch
         log.warning(
             f"Ignoring the unreadable NED cache file {path} ({type(exc).__name__}: {exc});"
@@ -212,332 +184,10 @@ def _read_cache(path):
         return None
 
 
-def _write_atomic(table, path):
-    """Write ``table`` as ECSV to ``path`` via a temporary file and `os.replace`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            table.write(f, format="ascii.ecsv")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-
-
-# -- parsing -------------------------------------------------------------------
-
-
-def _schema_of(table):
-    cols = set(table.colnames)
-    if "Object Name" in cols and ("Redshift (z)" in cols or "Phys Type" in cols):
-        return "new_api"
-    if "Object Name" in cols and "Type" in cols and ("Redshift" in cols or "Velocity" in cols):
-        return "legacy"
-    hint = ""
-    if {"prefname", "main_col2"} & cols:
-        hint = (" The columns carry VOTable IDs, not names: read NED VOTables with"
-                " Table.read(..., format='votable', use_names_over_ids=True).")
-    elif "Object Name" not in cols:
-        hint = " This is not a NED cone search (e.g. a per-object redshift table)."
-    raise NEDServiceError(
-        f"NED replied with a table that clustermass does not recognise (columns"
-        f" {table.colnames}).{hint} If NED changed its format, please report it."
-    )
-
-
-def _find(table, names):
-    for name in names:
-        if name in table.colnames:
-            return table[name]
-    return None
-
-
-def _strings(col, n):
-    if col is None:
-        return np.full(n, "", dtype="U1")
-    mask = np.ma.getmaskarray(col) if hasattr(col, "mask") else np.zeros(n, bool)
-    out = []
-    for value, masked in zip(np.asarray(col, dtype=object), mask, strict=True):
-        if masked or value is None or value is np.ma.masked:
-            out.append("")
-        elif isinstance(value, bytes):
-            out.append(value.decode("utf-8", "replace").strip())
-        else:
-            out.append(str(value).strip())
-    return np.array(out, dtype=str) if out else np.array([], dtype="U1")
-
-
-def _floats(col, n, unit=None, what=""):
-    """A column as float64 in ``unit``; masked, blank or unparsable entries -> NaN."""
-    if col is None:
-        return np.full(n, np.nan)
-    mask = np.ma.getmaskarray(col) if hasattr(col, "mask") else np.zeros(n, bool)
-    data = np.ma.getdata(col) if hasattr(col, "mask") else np.asarray(col)
-    try:
-        values = np.array(data, dtype=float)
-    except (TypeError, ValueError):  # strings with blanks
-        values = np.empty(n)
-        for i, x in enumerate(np.asarray(data, dtype=object)):
-            try:
-                values[i] = float(x.decode() if isinstance(x, bytes) else x)
-            except (TypeError, ValueError):
-                values[i] = np.nan
-    values[mask] = np.nan
-    col_unit = getattr(col, "unit", None)
-    if unit is not None and col_unit is not None and col_unit != unit:
-        if isinstance(col_unit, u.UnrecognizedUnit):
-            # NED's own spellings (the legacy service writes 'degrees'); NED documents
-            # degrees, km/s and arcmin for these columns, which are the defaults here.
-            col_unit = _UNIT_SPELLINGS.get(str(col_unit).strip().lower(), unit)
-        try:
-            values = (values * col_unit).to_value(unit)
-        except (u.UnitsError, ValueError, TypeError):
-            raise NEDServiceError(
-                f"the NED {what} column is in {col_unit}, which cannot be converted to {unit}"
-            ) from None
-    return values
-
-
-def _conform(table):
-    """Force the output columns, dtypes and units (also for tables read from the cache)."""
-    columns = {name: table[name] if name in table.colnames else None for name in COLUMNS}
-    return _build(columns, len(table), meta=table.meta)
-
-
-def _build(columns, n, meta=None):
-    """The output table from ``{name: column or None}``, in the order of `COLUMNS`."""
-    out = QTable(meta=copy.deepcopy(dict(meta or {})))
-    for name, (unit, description) in COLUMNS.items():
-        col = columns.get(name)
-        if unit is None and name != "redshift":
-            values = _strings(col, n)
-        else:
-            values = _floats(col, n, unit, name)
-            if unit is not None:
-                values = values * unit
-        out[name] = values
-        out[name].info.description = description
-    return out
-
-
-def parse_ned_table(table):
-    """Turn a NED cone-search reply (either schema) into a table with units.
-
-    Parameters
-    ----------
-    table : `~astropy.table.Table`
-        What `astroquery.ipac.ned.Ned.query_region` returns: the legacy
-        service's columns or the new API's (see the module docstring). The
-        schema is found from the column names.
-
-    Returns
-    -------
-    objects : `~astropy.table.QTable`
-        One row per NED object, with columns (`COLUMNS`) ``name`` (str),
-        ``ra``, ``dec`` (deg), ``redshift`` (float64, dimensionless; NaN where
-        NED lists no redshift), ``velocity`` (km/s, cz; NaN where none),
-        ``type`` and ``z_flag`` (str, ``''`` where NED gives none) and
-        ``separation`` (arcmin; NaN if the reply has none). Redshifts are a
-        plain float column rather than a `~astropy.cosmology.units.redshift`
-        Quantity, so that they mix freely with numbers. ``meta`` holds
-        ``ned_schema`` (``'legacy'`` or ``'new_api'``), the counts
-        ``n_objects`` and ``n_with_redshift``, and the clustermass version and
-        date of parsing.
-
-    Raises
-    ------
-    NEDServiceError
-        If the table is not a NED cone search in a known schema.
-
-    Examples
-    --------
-    A made-up reply in the legacy schema (a real one comes from
-    `astroquery.ipac.ned.Ned.query_region`):
-
-    >>> import numpy as np
-    >>> from astropy.table import MaskedColumn, Table
-    >>> from clustermass.ned import parse_ned_table
-    >>> raw = Table({"Object Name": ["GAL 1", "GAL 2", "STAR 1"],
-    ...              "RA(deg)": [194.90, 194.95, 194.93],
-    ...              "DEC(deg)": [27.96, 27.90, 27.91],
-    ...              "Type": ["G", "G", "*"],
-    ...              "Velocity": MaskedColumn([7000.0, 0, 0], mask=[False, True, True]),
-    ...              "Redshift": MaskedColumn([0.02335, 0, 0], mask=[False, True, True]),
-    ...              "Redshift Flag": ["", "", ""]})
-    >>> t = parse_ned_table(raw)
-    >>> print(t.meta["ned_schema"], t.meta["n_objects"], t.meta["n_with_redshift"])
-    legacy 3 1
-    >>> print(t["name", "ra", "redshift", "velocity", "type"])
-     name   ra   redshift velocity type
-           deg           km / s
-    ------ ------ -------- -------- ----
-     GAL 1  194.9  0.02335   7000.0    G
-     GAL 2 194.95      nan      nan    G
-    STAR 1 194.93      nan      nan    *
-    """
-    if not hasattr(table, "colnames"):
-        raise InvalidInputError(f"expected an astropy Table, got {type(table).__name__}")
-    schema = _schema_of(table)
-    which = 0 if schema == "legacy" else 1
-    n = len(table)
-    raw = {name: _find(table, sources[which]) for name, sources in _SOURCES.items()}
-    for name in ("ra", "dec"):
-        if raw[name] is None:
-            raise NEDServiceError(
-                f"the NED reply has no {name} column (looked for {_SOURCES[name][which]};"
-                f" it has {table.colnames})"
-            )
-    z = _floats(raw["redshift"], n)
-    cz = _floats(raw["velocity"], n, V_UNIT, "velocity")
-    # Fill one from the other where only one is given (cz = c z, NED's definition).
-    z = np.where(np.isnan(z) & np.isfinite(cz), cz / _C_KMS, z)
-    cz = np.where(np.isnan(cz) & np.isfinite(z), z * _C_KMS, cz)
-    parsed = {
-        "name": raw["name"],
-        "ra": raw["ra"],
-        "dec": raw["dec"],
-        "redshift": z,
-        "velocity": cz * V_UNIT,
-        "type": raw["type"],
-        "z_flag": raw["z_flag"],
-        "separation": raw["separation"],
-    }
-    out = _build(parsed, n)
-    out.meta.update({
-        "ned_schema": schema,
-        "ned_table": str(table.meta.get("name", "")),
-        "n_objects": n,
-        "n_with_redshift": int(np.isfinite(z).sum()),
-        **_provenance(),
-    })
-    return out
-
-
-# -- selection -----------------------------------------------------------------
-
-_NEW_FLAG = re.compile(r"^([SPMLIU])([A-Z0-9]{2})\??$")
-
-
-def _non_spectroscopic(flags):
-    """Which redshift flags (either schema) mark a value not measured from a spectrum."""
-    out = np.zeros(len(flags), bool)
-    for i, flag in enumerate(flags):
-        f = str(flag).strip().upper()
-        if not f:
-            continue
-        if f.rstrip("?:") in NON_SPECTROSCOPIC_FLAGS:
-            out[i] = True
-            continue
-        m = _NEW_FLAG.match(f)
-        if m and (m.group(1) in NON_SPECTROSCOPIC_TECHNIQUES
-                  or m.group(2) in NON_SPECTROSCOPIC_METHODS):
-            out[i] = True
-    return out
-
-
-def select_galaxies(table, *, z_min, z_max, types=GALAXY_TYPES, drop_photometric=True):
-    """Keep the galaxies with a measured redshift inside ``[z_min, z_max]``.
-
-    Rows are dropped, in this order, for being another kind of object than
-    ``types``, for having no redshift, for a redshift that NED flags as not
-    spectroscopic (if ``drop_photometric``; NED's redshifts mix spectroscopic
-    and photometric values, cf. thespacedoctor/sherlock issue 144), and for
-    lying outside the window. Each count goes to the log (``log.info``) and to
-    ``meta['counts']``; the survivors are the contaminated cylinder that the
-    flows of Kodi Ramanah et al. (2020) read (no interloper removal).
-
-    Parameters
-    ----------
-    table : `~astropy.table.QTable`
-        Output of `parse_ned_table`.
-    z_min, z_max : float
-        Redshift window (e.g. from `clustermass.phasespace.redshift_window`).
-    types : sequence of str or None, optional
-        NED object types to keep (default `GALAXY_TYPES`); `None` keeps every
-        type.
-    drop_photometric : bool, optional
-        Drop redshifts flagged as photometric or otherwise not measured from a
-        spectrum (`NON_SPECTROSCOPIC_FLAGS`, `NON_SPECTROSCOPIC_TECHNIQUES`,
-        `NON_SPECTROSCOPIC_METHODS`). Default ``True``.
-
-    Returns
-    -------
-    galaxies : `~astropy.table.QTable`
-        The rows kept, same columns, with ``meta['counts']`` added.
-
-    Raises
-    ------
-    InvalidInputError
-        If the table lacks the columns of `parse_ned_table`, the window is not
-        a finite increasing pair, or no galaxy is left: then the centre or
-        redshift is probably wrong, or NED holds no redshifts there.
-
-    Examples
-    --------
-    >>> from astropy.table import QTable
-    >>> from clustermass.ned import select_galaxies
-    >>> objects = QTable({"name": ["GAL 1", "GAL 2", "GAL 3", "STAR 1"],
-    ...                   "redshift": [0.0231, 0.0500, 0.0240, 0.0231],
-    ...                   "type": ["G", "G", "G", "*"],
-    ...                   "z_flag": ["", "", "PHOT", ""]})
-    >>> galaxies = select_galaxies(objects, z_min=0.015, z_max=0.031)  # doctest: +IGNORE_OUTPUT
-    INFO: NED: kept 1 of 4 objects ... [clustermass.ned]
-    >>> print(", ".join(galaxies["name"]), galaxies.meta["counts"]["outside_window"])
-    GAL 1 1
-    """
-    missing = [c for c in ("redshift", "type", "z_flag") if c not in table.colnames]
-    if missing:
-        raise InvalidInputError(
-            f"the table lacks the column(s) {missing}; pass the output of"
-            " clustermass.ned.parse_ned_table"
-        )
-    try:
-        z_min, z_max = float(z_min), float(z_max)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"z_min and z_max must be numbers, got {z_min!r}, {z_max!r}") \
-            from None
-    if not (np.isfinite(z_min) and np.isfinite(z_max) and z_min < z_max):
-        raise InvalidInputError(f"need finite z_min < z_max, got {z_min}, {z_max}")
-    n = len(table)
-    z = _floats(table["redshift"], n)
-    obj_type = _strings(table["type"], n)
-    is_type = np.ones(n, bool) if types is None else np.isin(obj_type, list(types))
-    has_z = np.isfinite(z)
-    non_spec = (_non_spectroscopic(_strings(table["z_flag"], n)) if drop_photometric
-                else np.zeros(n, bool))
-    with np.errstate(invalid="ignore"):
-        in_window = has_z & (z >= z_min) & (z <= z_max)
-    keep = is_type & has_z & ~non_spec & in_window
-    counts = {
-        "objects": n,
-        "kept": int(keep.sum()),
-        "other_types": int((~is_type).sum()),
-        "no_redshift": int((is_type & ~has_z).sum()),
-        "non_spectroscopic": int((is_type & has_z & non_spec).sum()),
-        "outside_window": int((is_type & has_z & ~non_spec & ~in_window).sum()),
-    }
-    summary = (
-        f"{counts['other_types']} of other types, {counts['no_redshift']} without a redshift,"
-        f" {counts['non_spectroscopic']} with a non-spectroscopic redshift and"
-        f" {counts['outside_window']} outside {z_min:.5f} <= z <= {z_max:.5f}"
-    )
-    if counts["kept"] == 0:
-        raise InvalidInputError(
-            f"no galaxy left among the {n} NED objects: {summary} were dropped. Check the"
-            " cluster centre and redshift (or widen v_max), or use ClusterMass.from_table"
-            " with your own galaxy list."
-        )
-    log.info(f"NED: kept {counts['kept']} of {n} objects; dropped {summary}.")
-    out = table[keep]
-    out.meta = copy.deepcopy(table.meta)
-    out.meta["counts"] = counts
-    out.meta["selection"] = {
-        "z_min": z_min, "z_max": z_max,
-        "types": None if types is None else list(types),
-        "drop_photometric": bool(drop_photometric),
-    }
-    return out
+def _write_cache(table, path):
+    """Write ``table`` as ECSV to ``path`` atomically (`clustermass._io.atomic_path`)."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        table.write(f, format="ascii.ecsv")
 
 
 # -- the network ---------------------------------------------------------------
@@ -622,15 +272,6 @@ def _offline_message(exc):
     )
 
 
-def _provenance():
-    from . import __version__
-
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "clustermass_version": __version__,
-    }
-
-
 def query_region(center, *, redshift, r_max=1.6 * R_UNIT, v_max=2500 * V_UNIT, cosmology=None,
                  cache=None, timeout=None):
     """Galaxies with redshifts in a cylinder around a cluster, from NED.
@@ -701,7 +342,7 @@ def query_region(center, *, redshift, r_max=1.6 * R_UNIT, v_max=2500 * V_UNIT, c
     >>> galaxies.colnames  # doctest: +REMOTE_DATA
     ['name', 'ra', 'dec', 'redshift', 'velocity', 'type', 'z_flag', 'separation']
     """
-    from . import conf
+    from ._config import conf
 
     if not isinstance(center, SkyCoord) or not center.isscalar:
         raise InvalidInputError(
@@ -709,7 +350,7 @@ def query_region(center, *, redshift, r_max=1.6 * R_UNIT, v_max=2500 * V_UNIT, c
             " (e.g. SkyCoord(194.935, 27.912, unit='deg'))"
         )
     try:
-        z_c = _check_redshift(redshift, "redshift")
+        z_c = check_redshift(redshift, "redshift")
     except (TypeError, ValueError, u.UnitsError):
         z_c = np.array(np.nan)
     if z_c.ndim != 0 or not z_c > 0:
@@ -757,8 +398,8 @@ def query_region(center, *, redshift, r_max=1.6 * R_UNIT, v_max=2500 * V_UNIT, c
                 "dec_deg": float(center.icrs.dec.deg),
                 "radius_arcmin": float(radius.to_value(u.arcmin)),
                 "cluster_redshift": z_c,
-                "r_max_mpc_h": float(np.asarray(_value_in(r_max, R_UNIT, "r_max"))),
-                "v_max_km_s": float(np.asarray(_value_in(v_max, V_UNIT, "v_max"))),
+                "r_max_mpc_h": float(np.asarray(value_in(r_max, R_UNIT, "r_max"))),
+                "v_max_km_s": float(np.asarray(value_in(v_max, V_UNIT, "v_max"))),
                 "z_min": float(z_min),
                 "z_max": float(z_max),
                 "cosmology": str(cosmo.name),
@@ -770,7 +411,7 @@ def query_region(center, *, redshift, r_max=1.6 * R_UNIT, v_max=2500 * V_UNIT, c
         })
         if path is not None:
             try:
-                _write_atomic(objects, path)
+                _write_cache(objects, path)
             except OSError as exc:
                 log.warning(f"Could not write the NED cache file {path} ({exc}).")
     return select_galaxies(objects, z_min=z_min, z_max=z_max)

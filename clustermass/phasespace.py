@@ -20,13 +20,14 @@ h^-1 Mpc and v in km/s. Public functions take and return `~astropy.units.Quantit
 """
 
 import json
-import os
 
 import numpy as np
-from astropy import constants as const
 from astropy import units as u
 from astropy.cosmology import units as cu
 
+from . import _units
+from ._io import write_json_atomic
+from ._units import C_KMS, check_redshift, value_in
 from .exceptions import InvalidInputError
 
 __all__ = [
@@ -41,11 +42,9 @@ __all__ = [
 ]
 
 #: Unit of projected radii: h^-1 Mpc, in astropy's little-h convention.
-R_UNIT = u.Mpc / cu.littleh
+R_UNIT = _units.R_UNIT
 #: Unit of line-of-sight velocities.
-V_UNIT = u.km / u.s
-
-_C_KMS = const.c.to_value(V_UNIT)
+V_UNIT = _units.V_UNIT
 
 
 def resolve_cosmology(cosmology=None):
@@ -75,37 +74,6 @@ def resolve_cosmology(cosmology=None):
     return cosmology
 
 
-def _check_redshift(z, name):
-    z = u.Quantity(z, cu.redshift).to_value(cu.redshift) if isinstance(z, u.Quantity) else z
-    z = np.asanyarray(z, dtype=float)
-    if not np.all(np.isfinite(z)):
-        raise InvalidInputError(f"{name} contains NaN or infinite values")
-    if np.any(z <= -1):
-        raise InvalidInputError(f"{name} must be > -1")
-    return z
-
-
-def _value_in(x, unit, name, equivalencies=()):
-    """``x`` as a float array in ``unit``; plain numbers are taken to be in ``unit``."""
-    if isinstance(x, u.Quantity):
-        try:
-            x = x.to_value(unit, equivalencies=list(equivalencies))
-        except u.UnitConversionError:
-            hint = ""
-            if unit == R_UNIT and x.unit.is_equivalent(u.Mpc):
-                hint = (
-                    " Radii in physical length need h: give them in u.Mpc / cu.littleh, e.g."
-                    " R.to(u.Mpc / cu.littleh, cu.with_H0(cosmology.H0))."
-                )
-            raise InvalidInputError(
-                f"{name} must be in units convertible to {unit}, got {x.unit}.{hint}"
-            ) from None
-    try:
-        return np.asanyarray(x, dtype=float)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must be numeric, got {type(x).__name__}") from None
-
-
 def line_of_sight_velocity(z, z_cluster, /):
     """Rest-frame line-of-sight velocity of galaxies relative to their cluster.
 
@@ -130,9 +98,9 @@ def line_of_sight_velocity(z, z_cluster, /):
     >>> line_of_sight_velocity([0.0235, 0.0335], 0.0235)  # doctest: +FLOAT_CMP
     <Quantity [   0.        , 2929.09094284] km / s>
     """
-    z = _check_redshift(z, "z")
-    zc = _check_redshift(z_cluster, "z_cluster")
-    return (_C_KMS * (z - zc) / (1.0 + zc)) * V_UNIT
+    z = check_redshift(z, "z")
+    zc = check_redshift(z_cluster, "z_cluster")
+    return (C_KMS * (z - zc) / (1.0 + zc)) * V_UNIT
 
 
 def projected_radius(coords, center, z_cluster, /, *, cosmology=None):
@@ -158,7 +126,7 @@ def projected_radius(coords, center, z_cluster, /, *, cosmology=None):
         In ``u.Mpc / cu.littleh``.
     """
     cosmo = resolve_cosmology(cosmology)
-    zc = float(_check_redshift(z_cluster, "z_cluster"))
+    zc = float(check_redshift(z_cluster, "z_cluster"))
     if zc <= 0:
         raise InvalidInputError(f"the cluster redshift must be positive, got {zc}")
     theta = center.separation(coords).to_value(u.rad)
@@ -181,8 +149,8 @@ def angular_radius(radius, z_cluster, /, *, cosmology=None):
     from astropy.coordinates import Angle
 
     cosmo = resolve_cosmology(cosmology)
-    r = _value_in(radius, R_UNIT, "radius")
-    zc = float(_check_redshift(z_cluster, "z_cluster"))
+    r = value_in(radius, R_UNIT, "radius")
+    zc = float(check_redshift(z_cluster, "z_cluster"))
     if zc <= 0:
         raise InvalidInputError(f"the cluster redshift must be positive, got {zc}")
     d_a = cosmo.angular_diameter_distance(zc).to_value(u.Mpc) * cosmo.h
@@ -196,9 +164,9 @@ def redshift_window(z_cluster, v_max, /):
     -------
     z_min, z_max : float
     """
-    zc = float(_check_redshift(z_cluster, "z_cluster"))
-    vm = float(_value_in(v_max, V_UNIT, "v_max"))
-    dz = vm / _C_KMS * (1.0 + zc)
+    zc = float(check_redshift(z_cluster, "z_cluster"))
+    vm = float(value_in(v_max, V_UNIT, "v_max"))
+    dz = vm / C_KMS * (1.0 + zc)
     return zc - dz, zc + dz
 
 
@@ -290,8 +258,8 @@ class PhaseSpaceGrid:
 
     # -- binning -------------------------------------------------------------
     def _values(self, R, v):
-        r = _value_in(R, R_UNIT, "R")
-        vv = _value_in(v, V_UNIT, "v")
+        r = value_in(R, R_UNIT, "R")
+        vv = value_in(v, V_UNIT, "v")
         if r.shape != vv.shape:
             raise InvalidInputError(
                 f"R and v must have the same shape, got {r.shape} and {vv.shape}"
@@ -306,7 +274,7 @@ class PhaseSpaceGrid:
         """Boolean mask of the galaxies that fall inside the grid."""
         r, vv = self._values(R, v)
         mask = (r < self._r_max) & (vv >= -self._v_max) & (vv < self._v_max)
-        return mask.reshape(np.shape(_value_in(R, R_UNIT, "R")))
+        return mask.reshape(np.shape(value_in(R, R_UNIT, "R")))
 
     def _flat_index(self, r, vv):
         inside = (r < self._r_max) & (vv >= -self._v_max) & (vv < self._v_max)
@@ -402,10 +370,7 @@ class PhaseSpaceGrid:
 
     def write(self, path):
         """Write the grid to a JSON file (atomically)."""
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
-        os.replace(tmp, path)
+        write_json_atomic(self.to_dict(), path, indent=2, sort_keys=False)
 
     @classmethod
     def read(cls, path):

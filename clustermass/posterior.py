@@ -16,6 +16,7 @@ from astropy import units as u
 from astropy.cosmology import units as cu
 from astropy.table import QTable
 
+from ._stats import cdf_rows, quantiles_rows
 from .exceptions import InvalidInputError
 
 __all__ = ["MassPosterior", "default_log_mass_grid", "MASS_UNIT", "LOG_MASS_LABEL"]
@@ -33,11 +34,6 @@ def default_log_mass_grid():
     cluster and fine enough for the narrowest posteriors (~0.04 dex).
     """
     return np.linspace(12.5, 16.0, 701)
-
-
-def _trapezoid_cumulative(y, x):
-    steps = 0.5 * (y[1:] + y[:-1]) * np.diff(x)
-    return np.concatenate([[0.0], np.cumsum(steps)])
 
 
 class MassPosterior:
@@ -84,12 +80,13 @@ class MassPosterior:
             raise InvalidInputError("log_mass_grid must be strictly increasing")
         if np.any(p < 0):
             raise InvalidInputError("pdf must be non-negative")
-        cdf = _trapezoid_cumulative(p, x)
-        if cdf[-1] <= 0:
-            raise InvalidInputError("pdf integrates to zero on log_mass_grid")
+        try:
+            p, cdf = cdf_rows(p, x)
+        except InvalidInputError:
+            raise InvalidInputError("pdf integrates to zero on log_mass_grid") from None
         self._x = x
-        self._p = p / cdf[-1]
-        self._cdf = cdf / cdf[-1]
+        self._p = p
+        self._cdf = cdf
         self.method = str(method)
         self.meta = dict(meta or {})
 
@@ -158,9 +155,8 @@ class MassPosterior:
         q = np.asarray(q, dtype=float)
         if np.any((q < 0) | (q > 1)) or not np.all(np.isfinite(q)):
             raise InvalidInputError("quantiles must lie in [0, 1]")
-        # Make the CDF strictly increasing where the density is zero.
-        keep = np.concatenate([[True], np.diff(self._cdf) > 0])
-        return np.interp(q, self._cdf[keep], self._x[keep])
+        # Flat stretches of the CDF (zero density) are skipped by quantiles_rows.
+        return quantiles_rows(self._cdf, self._x, q)[0].reshape(q.shape)[()]
 
     def percentile(self, q):
         """Percentiles (0-100) of log10[M200c / (h^-1 Msun)]."""

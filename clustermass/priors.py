@@ -10,8 +10,11 @@ mocks) follow the halo mass function, and a posterior calibrated for them is
 
 (Bayes' theorem with the prior swapped; e.g. Papamakarios & Murray 2016,
 section 2.3). `mass_function_prior` gives ``n(log M)``, the Tinker et al.
-(2008) mass function from colossus for the synthetic universe's cosmology, at
-the mocks' redshift.
+(2008) mass function from colossus for the cosmology of the universe the model
+was trained in (a `TrainingUniverse`; by default `MDPL2_UNIVERSE`, the
+universe of the mock catalogues), through the same astropy-to-colossus bridge
+as the synthetic universe, so that both weigh by exactly the same mass
+function.
 """
 
 import dataclasses
@@ -89,31 +92,49 @@ def check_prior(prior):
         raise InvalidInputError(f"prior must be one of {PRIORS}, got {prior!r}")
 
 
+def _astropy_cosmology(cosmology):
+    """An astropy cosmology from a realization name (or a cosmology, returned as is)."""
+    from astropy.cosmology import Cosmology, default_cosmology
+
+    if isinstance(cosmology, Cosmology):
+        return cosmology
+    try:
+        return default_cosmology.validate(cosmology)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"the training universe's cosmology must name an astropy realization (e.g."
+            f" 'Planck13'), got {cosmology!r}"
+        ) from exc
+
+
+def _universe(universe):
+    if universe is None:
+        return MDPL2_UNIVERSE
+    if not isinstance(universe, TrainingUniverse):
+        raise InvalidInputError(
+            f"universe must be a clustermass.priors.TrainingUniverse, got {universe!r}"
+        )
+    return universe
+
+
 @functools.lru_cache(maxsize=8)
-def _log_dn_dlogm(redshift):
-    from colossus.cosmology import cosmology as ccosmo
+def _log_dn_dlogm(redshift, universe):
     from colossus.lss import mass_function as cmf
 
-    from .mocks.universe import SyntheticUniverse, colossus_cosmology
-    from .phasespace import resolve_cosmology
+    from ._colossus import colossus_cosmology, using_colossus_cosmology
 
-    uni = SyntheticUniverse()
-    cc = colossus_cosmology(resolve_cosmology(None), uni)
-    previous = getattr(ccosmo, "current_cosmo", None)
-    ccosmo.setCurrent(cc)
-    try:
+    cc = colossus_cosmology(_astropy_cosmology(universe.cosmology), sigma8=universe.sigma8,
+                            ns=universe.ns)
+    with using_colossus_cosmology(cc):
         lm = np.linspace(12.0, 16.5, 901)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # outside calibration range
-            dn = cmf.massFunction(10**lm, redshift, mdef="200c", model=uni.mass_function,
+            dn = cmf.massFunction(10**lm, redshift, mdef="200c", model=universe.mass_function,
                                   q_out="dndlnM")
-    finally:
-        if previous is not None:
-            ccosmo.setCurrent(previous)
     return lm, np.log(np.maximum(dn, 1e-300))
 
 
-def mass_function_prior(log_mass_grid, *, redshift=0.117):
+def mass_function_prior(log_mass_grid, *, redshift=None, universe=None):
     """Relative halo mass function dn/dlog M (Tinker et al. 2008) on a log-mass grid.
 
     Parameters
@@ -121,7 +142,13 @@ def mass_function_prior(log_mass_grid, *, redshift=0.117):
     log_mass_grid : array-like
         log10[M200c / (h^-1 Msun)].
     redshift : float, optional
-        Default 0.117, the redshift of the mock catalogues.
+        Redshift of the mass function; default ``universe.redshift``.
+    universe : `TrainingUniverse`, optional
+        Cosmology, power spectrum (sigma8, ns) and mass-function model; default
+        `MDPL2_UNIVERSE` (Planck13, Tinker et al. 2008, at the redshift of the
+        mock catalogues). Give the universe a model was trained in
+        (`clustermass.flow.MassFlow.training_universe`) so that the prior
+        matches its training set.
 
     Returns
     -------
@@ -136,21 +163,31 @@ def mass_function_prior(log_mass_grid, *, redshift=0.117):
     >>> bool(w[0] > 20 * w[1])  # massive clusters are rare
     True
     """
-    lm, log_dn = _log_dn_dlogm(float(redshift))
+    universe = _universe(universe)
+    z = universe.redshift if redshift is None else redshift
+    lm, log_dn = _log_dn_dlogm(float(z), universe)
     x = np.asarray(log_mass_grid, float)
     out = np.exp(np.interp(x, lm, log_dn) - np.interp(x, lm, log_dn).max())
     return out
 
 
-def reweight(pdfs, log_mass_grid, prior, *, redshift=0.117):
+def reweight(pdfs, log_mass_grid, prior, *, redshift=None, universe=None):
     """Re-weight posterior densities from a flat training prior to ``prior``.
 
     Parameters
     ----------
     pdfs : ndarray
         Shape ``(n, n_grid)`` or ``(n_grid,)``.
+    log_mass_grid : array-like
+        Shape ``(n_grid,)``, log10[M200c / (h^-1 Msun)].
     prior : {'flat', 'mass_function'}
         ``'flat'`` returns ``pdfs`` unchanged.
+    redshift : float, optional
+        Redshift of the mass function (`mass_function_prior`); default
+        ``universe.redshift``.
+    universe : `TrainingUniverse`, optional
+        The universe of the prior (`mass_function_prior`); default
+        `MDPL2_UNIVERSE`.
 
     Returns
     -------
@@ -162,7 +199,7 @@ def reweight(pdfs, log_mass_grid, prior, *, redshift=0.117):
     if prior == "flat":
         return pdfs
     grid = np.asarray(log_mass_grid, float)
-    w = mass_function_prior(grid, redshift=redshift)
+    w = mass_function_prior(grid, redshift=redshift, universe=universe)
     out = pdfs * w
     norm = np.trapezoid(out, grid, axis=-1)
     if np.any(norm <= 0):

@@ -17,9 +17,12 @@ common log-mass grid or point estimates. The metrics follow Kodi Ramanah et al.
 * the mean negative log-likelihood of the true log mass (per dex).
 """
 
+import dataclasses
+
 import numpy as np
 from astropy.table import QTable
 
+from ._stats import biweight_dispersion, cdf_rows, quantiles_rows
 from .exceptions import InvalidInputError
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "calibration",
     "evaluate",
     "evaluate_catalogue",
+    "EvaluationResults",
     "msigma_point_estimates",
     "thinning_shift",
     "report_table",
@@ -38,23 +42,6 @@ __all__ = [
 
 #: Log-mass bin edges, log10[M200c / (h^-1 Msun)], for per-bin metrics.
 DEFAULT_BINS = np.array([13.5, 13.8, 14.1, 14.4, 14.8, 15.3])
-
-
-def _cdf_rows(pdfs, grid):
-    steps = 0.5 * (pdfs[:, 1:] + pdfs[:, :-1]) * np.diff(grid)[None, :]
-    cdf = np.concatenate([np.zeros((len(pdfs), 1)), np.cumsum(steps, axis=1)], axis=1)
-    total = cdf[:, -1:]
-    if np.any(total <= 0):
-        raise InvalidInputError("a posterior density integrates to zero on the grid")
-    return pdfs / total, cdf / total
-
-
-def _quantiles_rows(cdf, grid, qs):
-    out = np.empty((len(cdf), len(qs)))
-    for i, row in enumerate(cdf):
-        keep = np.concatenate([[True], np.diff(row) > 0])
-        out[i] = np.interp(qs, row[keep], grid[keep])
-    return out
 
 
 def posterior_summaries(pdfs, log_mass_grid, log_m_true=None):
@@ -78,10 +65,10 @@ def posterior_summaries(pdfs, log_mass_grid, log_m_true=None):
     pdfs = np.asarray(pdfs, float)
     if pdfs.ndim != 2 or pdfs.shape[1] != grid.size:
         raise InvalidInputError("pdfs must have shape (n_clusters, len(log_mass_grid))")
-    p, cdf = _cdf_rows(pdfs, grid)
+    p, cdf = cdf_rows(pdfs, grid)
     mean = np.trapezoid(p * grid, grid, axis=1)
     std = np.sqrt(np.trapezoid(p * (grid - mean[:, None]) ** 2, grid, axis=1))
-    q = _quantiles_rows(cdf, grid, [0.02275, 0.15865, 0.5, 0.84135, 0.97725])
+    q = quantiles_rows(cdf, grid, [0.02275, 0.15865, 0.5, 0.84135, 0.97725])
     t = QTable({"mean": mean, "std": std, "median": q[:, 2], "q02": q[:, 0],
                 "q16": q[:, 1], "q84": q[:, 3], "q97": q[:, 4]})
     if log_m_true is not None:
@@ -194,6 +181,11 @@ def binned_metrics(log_m_true, prediction, *, summary=None, bins=DEFAULT_BINS):
     return t
 
 
+def _scatter_key(high_mass):
+    """Key of the high-mass scatter in the metrics of `evaluate`."""
+    return f"scatter_logM_ge_{high_mass}"
+
+
 def evaluate(log_m_true, *, n_members, pdfs=None, log_mass_grid=None, prediction=None,
              bins=DEFAULT_BINS, high_mass=14.8):
     """All metrics of one estimator on one test set.
@@ -223,7 +215,7 @@ def evaluate(log_m_true, *, n_members, pdfs=None, log_mass_grid=None, prediction
         "n_clusters": int(truth.size),
         "bias": float(np.mean(res)),
         "scatter": float(np.std(res, ddof=1)),
-        f"scatter_logM_ge_{high_mass}": float(np.std(res[high], ddof=1))
+        _scatter_key(high_mass): float(np.std(res[high], ddof=1))
         if high.sum() > 1 else float("nan"),
         f"n_logM_ge_{high_mass}": int(high.sum()),
         "sigma_stat": stat,
@@ -247,8 +239,6 @@ def msigma_point_estimates(catalogue, grid, *, redshift, cosmology=None):
     -------
     log_m, n_members : ndarray
     """
-    from astropy.stats import biweight_scale
-
     from .baselines import msigma_log_mass
 
     gal = catalogue.galaxies
@@ -264,7 +254,7 @@ def msigma_point_estimates(catalogue, grid, *, redshift, cosmology=None):
     sigma = np.full(ids.size, np.nan)
     for k, (a, b) in enumerate(zip(starts, stops, strict=True)):
         if b - a >= 3:
-            sigma[k] = biweight_scale(v_in[a:b], c=9.0, modify_sample_size=True)
+            sigma[k] = biweight_dispersion(v_in[a:b])
     sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, 1.0)
     log_m = msigma_log_mass(sigma, redshift, cosmology=cosmology)
     return np.asarray(log_m), (stops - starts).astype(int)
@@ -302,6 +292,11 @@ def thinning_shift(model, catalogue, fraction, *, n=None, seed=0, min_galaxies=1
     }
 
 
+def _as_members(model):
+    """The members of an ensemble entry (a list or tuple of models), or ``[model]``."""
+    return list(model) if isinstance(model, (list, tuple)) else [model]
+
+
 def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_BINS,
                        high_mass=14.8, prior="flat"):
     """Evaluate flows (and M-sigma) on the same held-out mock catalogue.
@@ -309,9 +304,19 @@ def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_B
     Parameters
     ----------
     models : dict
-        ``{label: MassFlow}``.
+        ``{label: MassFlow}``. A value may also be a list of flows on one
+        phase-space grid: an equal-weight ensemble whose posterior is the
+        average of the members' (re-weighted) densities, a "deep ensemble"
+        (Lakshminarayanan, Pritzel & Blundell 2017).
     catalogue : `~clustermass.mocks.MockCatalogue`
         Held-out test clusters.
+    include_msigma : bool, optional
+        Also evaluate the Evrard et al. (2008) M-sigma relation
+        (`msigma_point_estimates`), labelled ``"msigma"``.
+    bins : ndarray, optional
+        Log-mass bin edges of the per-bin metrics.
+    high_mass : float, optional
+        Threshold of the high-mass scatter.
     prior : {'flat', 'mass_function'}, optional
         Prior of the flow posteriors (`clustermass.priors.reweight`).
         ``'flat'`` (default): the training prior, as in Kodi Ramanah et al.
@@ -323,79 +328,143 @@ def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_B
 
     Returns
     -------
-    results : dict
-        ``{label: metrics}`` from `evaluate`, plus the key ``"_truth"`` with the
-        true log masses and ``"_n_members"``.
+    results : `EvaluationResults`
+        The true log masses, the numbers of galaxies in the window and the
+        metrics of every estimator (`evaluate`), in the order of ``models``
+        with ``"msigma"`` last.
     """
     from .posterior import default_log_mass_grid
-    from .priors import reweight
+    from .priors import MDPL2_UNIVERSE, reweight
 
     truth = np.asarray(catalogue.log_mass, float)
-    results = {}
+    estimators = {}
     n_members = None
     grid0 = None
     lm_grid = default_log_mass_grid()
-    redshift = float(catalogue.meta.get("redshift", 0.117))
+    redshift = float(catalogue.meta.get("redshift", MDPL2_UNIVERSE.redshift))
     hists_by_grid = {}  # models on the same grid share the binning of the catalogue
+    pdfs_by_model = {}  # a model in several entries (e.g. an ensemble) is run once
+
+    def posteriors(model):
+        if id(model) not in pdfs_by_model:
+            if model.grid not in hists_by_grid:
+                hists_by_grid[model.grid] = catalogue.histograms(model.grid)
+            pdfs = model.pdf_grid(hists_by_grid[model.grid], lm_grid)
+            pdfs_by_model[id(model)] = reweight(pdfs, lm_grid, prior, redshift=redshift)
+        return pdfs_by_model[id(model)]
+
     for label, model in models.items():
-        if model.grid not in hists_by_grid:
-            hists_by_grid[model.grid] = catalogue.histograms(model.grid)
-        hists = hists_by_grid[model.grid]
+        members = _as_members(model)
+        if any(m.grid != members[0].grid for m in members):
+            raise InvalidInputError(f"the members of ensemble {label!r} must share one"
+                                    " phase-space grid")
+    for label, model in models.items():
+        members = _as_members(model)
+        grid0 = members[0].grid
+        pdfs = posteriors(members[0])
+        for m in members[1:]:
+            pdfs = pdfs + posteriors(m)
+        if len(members) > 1:
+            pdfs = pdfs / len(members)
+        hists = hists_by_grid[grid0]
         n_members = hists.reshape(len(hists), -1).sum(axis=1)
-        grid0 = model.grid
-        pdfs = model.pdf_grid(hists, lm_grid)
-        pdfs = reweight(pdfs, lm_grid, prior, redshift=redshift)
-        results[label] = evaluate(truth, n_members=n_members, pdfs=pdfs, log_mass_grid=lm_grid,
-                                  bins=bins, high_mass=high_mass)
+        estimators[label] = evaluate(truth, n_members=n_members, pdfs=pdfs,
+                                     log_mass_grid=lm_grid, bins=bins, high_mass=high_mass)
     if include_msigma:
         from .phasespace import PhaseSpaceGrid
 
         grid = PhaseSpaceGrid() if grid0 is None else grid0
         log_m, n_ms = msigma_point_estimates(catalogue, grid, redshift=redshift)
-        results["msigma"] = evaluate(truth, n_members=n_ms, prediction=log_m, bins=bins,
-                                     high_mass=high_mass)
+        estimators["msigma"] = evaluate(truth, n_members=n_ms, prediction=log_m, bins=bins,
+                                        high_mass=high_mass)
         if n_members is None:
             n_members = n_ms
-    results["_truth"] = truth
-    results["_n_members"] = n_members
-    return results
+    return EvaluationResults(truth=truth, n_members=n_members, estimators=estimators,
+                             high_mass=high_mass)
 
 
-def report_table(results):
-    """One row per estimator: the headline metrics of `evaluate_catalogue`."""
-    rows = []
-    for label, m in results.items():
-        if label.startswith("_"):
-            continue
-        high = [k for k in m if k.startswith("scatter_logM_ge_")][0]
-        rows.append({
-            "estimator": label,
+@dataclasses.dataclass(frozen=True)
+class EvaluationResults:
+    """Metrics of several mass estimators on the same test clusters.
+
+    What `evaluate_catalogue` (and ``clustermass evaluate``) returns.
+
+    Parameters
+    ----------
+    truth : ndarray
+        True log10[M200c / (h^-1 Msun)] of the test clusters.
+    n_members : ndarray
+        Number of galaxies of each test cluster in the phase-space window.
+    estimators : dict
+        ``{label: metrics}``, ``metrics`` from `evaluate` (per-bin table in
+        ``"per_bin"``, point predictions in ``"prediction"`` and, for
+        posteriors, the per-cluster `~astropy.table.QTable` in ``"summary"``).
+    high_mass : float, optional
+        Threshold of the high-mass scatter (`evaluate`).
+    """
+
+    truth: np.ndarray
+    n_members: np.ndarray
+    estimators: dict
+    high_mass: float = 14.8
+
+    @property
+    def labels(self):
+        """Labels of the estimators, in order."""
+        return tuple(self.estimators)
+
+    def headline(self, label):
+        """The headline metrics of one estimator as a dict with fixed keys.
+
+        ``n_clusters, bias, scatter, scatter_high_mass, sigma_stat, sigma_sys,
+        coverage_68, coverage_95, mean_nll`` (the last three NaN for point
+        estimators).
+        """
+        m = self.estimators[label]
+        return {
             "n_clusters": m["n_clusters"],
             "bias": m["bias"],
             "scatter": m["scatter"],
-            "scatter_high_mass": m[high],
+            "scatter_high_mass": m[_scatter_key(self.high_mass)],
             "sigma_stat": m["sigma_stat"],
             "sigma_sys": m["sigma_sys"],
             "coverage_68": m.get("coverage_68", np.nan),
             "coverage_95": m.get("coverage_95", np.nan),
             "mean_nll": m.get("mean_nll", np.nan),
-        })
-    t = QTable(rows=[list(r.values()) for r in rows], names=list(rows[0]))
-    for col in t.colnames[2:]:
-        t[col].info.format = ".4f"
-    return t
+        }
+
+    def report_table(self):
+        """One row per estimator with its `headline` metrics (a `~astropy.table.QTable`)."""
+        rows = [{"estimator": label, **self.headline(label)} for label in self.estimators]
+        t = QTable(rows=[list(r.values()) for r in rows], names=list(rows[0]))
+        for col in t.colnames[2:]:
+            t[col].info.format = ".4f"
+        return t
+
+    def to_json_dict(self):
+        """A JSON-serialisable dict ``{label: metrics}`` (per-bin rows as dicts)."""
+        out = {}
+        for label, m in self.estimators.items():
+            d = {k: v for k, v in m.items() if k not in ("per_bin", "summary", "prediction")}
+            d["per_bin"] = [{k: (None if isinstance(v, float) and np.isnan(v) else
+                                 (float(v) if k not in ("n",) else int(v)))
+                             for k, v in zip(m["per_bin"].colnames, row, strict=True)}
+                            for row in m["per_bin"]]
+            out[label] = d
+        return out
+
+
+def report_table(results):
+    """One row per estimator: the headline metrics of `evaluate_catalogue`.
+
+    Same as ``results.report_table()`` (`EvaluationResults.report_table`).
+    """
+    return results.report_table()
 
 
 def to_json_dict(results):
-    """A JSON-serialisable version of `evaluate_catalogue`'s output."""
-    out = {}
-    for label, m in results.items():
-        if label.startswith("_"):
-            continue
-        d = {k: v for k, v in m.items() if k not in ("per_bin", "summary", "prediction")}
-        d["per_bin"] = [{k: (None if isinstance(v, float) and np.isnan(v) else
-                             (float(v) if k not in ("n",) else int(v)))
-                         for k, v in zip(m["per_bin"].colnames, row, strict=True)}
-                        for row in m["per_bin"]]
-        out[label] = d
-    return out
+    """A JSON-serialisable version of `evaluate_catalogue`'s output.
+
+    Same as ``results.to_json_dict()`` (`EvaluationResults.to_json_dict`).
+    """
+    return results.to_json_dict()

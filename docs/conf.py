@@ -42,7 +42,7 @@ nitpick_ignore_regex = [
     # Intersphinx inventories cannot be fetched on offline machines (our CI); there,
     # references into other packages cannot be checked, ours still are.
     ("py:.*", r"(astropy|astroquery|numpy|scipy|matplotlib|warnings|h5py|tensorflow|tf_keras|"
-              r"colossus|tensorflow_probability|pathlib|argparse|os|json)(\..*)?"),
+              r"colossus|tensorflow_probability|pathlib|argparse|os|json|importlib)(\..*)?"),
     ("py:class", r".*\['.*'\]"),  # astropy-style "Quantity ['speed']"
     ("py:class", r"(ndarray|float|int|str|bool|dict|list|tuple) of .*"),
 ]
@@ -79,3 +79,31 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 automodapi_toctreedirnm = "reference/api"
 automodsumm_inherited_members = False
 numpydoc_show_class_members = False
+
+
+def _resolve_within_package(app, env, node, contnode):
+    """Resolve a short reference such as `FlowConfig` to the one clustermass object it names.
+
+    Subpackages (`clustermass.flow`, `clustermass.mocks`) document each object
+    once, under the name users import it by (``clustermass.flow.FlowConfig``),
+    while docstrings in their submodules refer to their neighbours by short
+    names. When Sphinx finds no target for such a name, it is resolved here if
+    exactly one documented clustermass object ends with it; otherwise the
+    warning stands.
+    """
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "")
+    if not target or target.startswith("clustermass"):
+        return None
+    domain = env.get_domain("py")
+    matches = [name for name in domain.objects
+               if name.startswith("clustermass.") and name.endswith("." + target)]
+    if len(matches) != 1:
+        return None
+    return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], matches[0],
+                               node, contnode)
+
+
+def setup(app):
+    app.connect("missing-reference", _resolve_within_package)

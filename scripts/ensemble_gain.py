@@ -18,17 +18,18 @@ import json
 
 import numpy as np
 
-from clustermass import mocks
-from clustermass.cli import _load_model
-from clustermass.exceptions import InvalidInputError
-from clustermass.posterior import default_log_mass_grid
-from clustermass.priors import PRIORS, reweight
-from clustermass.validation import evaluate
+from clustermass.priors import PRIORS
+from clustermass.workflows import evaluate_models, load_model
+
+#: The output's names of the headline metrics (`EvaluationResults.headline`).
+HEADLINE = {"mean_nll": "mean_nll", "bias": "bias", "scatter": "scatter",
+            "scatter_high_mass": "scatter_logM_ge_14.8", "coverage_68": "coverage_68",
+            "coverage_95": "coverage_95"}
 
 
-def _headline(m):
-    keys = ("mean_nll", "bias", "scatter", "scatter_logM_ge_14.8", "coverage_68", "coverage_95")
-    return {k: (None if np.isnan(m[k]) else float(m[k])) for k in keys}
+def _headline(results, label):
+    h = results.headline(label)
+    return {out: (None if np.isnan(h[k]) else float(h[k])) for k, out in HEADLINE.items()}
 
 
 def main(argv=None):
@@ -39,23 +40,18 @@ def main(argv=None):
     args = p.parse_args(argv)
     if len(args.models) < 2:
         p.error("give at least two models")
-    flows = [_load_model(m) for m in args.models]
-    if any(f.grid != flows[0].grid for f in flows):
-        raise InvalidInputError("the models must share one phase-space grid")
-    cat = mocks.load(args.test)
-    hists = cat.histograms(flows[0].grid)
-    truth = np.asarray(cat.log_mass, float)
-    n_gal = hists.reshape(len(hists), -1).sum(axis=1)
-    grid = default_log_mass_grid()
+    flows = [load_model(m) for m in args.models]
+    ensemble = f"ensemble of {len(flows)}"
+    # Each member under its own label, and the ensemble of them all; the members'
+    # posteriors are computed once.
+    entries = {i: flow for i, flow in enumerate(flows)}
+    entries[ensemble] = flows
+    results = evaluate_models(entries, args.test, prior=args.prior, msigma=False,
+                              high_mass=14.8)
     out = {"test": args.test, "prior": args.prior, "members": {}}
-    total = 0.0
-    for spec, flow in zip(args.models, flows, strict=True):
-        pdfs = reweight(flow.pdf_grid(hists, grid), grid, args.prior)
-        total = total + pdfs
-        m = evaluate(truth, n_members=n_gal, pdfs=pdfs, log_mass_grid=grid)
-        out["members"][spec] = _headline(m)
-    m = evaluate(truth, n_members=n_gal, pdfs=total / len(flows), log_mass_grid=grid)
-    out["ensemble"] = _headline(m)
+    for i, spec in enumerate(args.models):
+        out["members"][spec] = _headline(results, i)
+    out["ensemble"] = _headline(results, ensemble)
     print(json.dumps(out, indent=1))
 
 

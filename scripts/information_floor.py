@@ -35,6 +35,7 @@ import numpy as np
 from clustermass import mocks
 from clustermass.baselines import EVRARD08
 from clustermass.phasespace import PhaseSpaceGrid
+from clustermass.priors import MDPL2_UNIVERSE
 from clustermass.validation import msigma_point_estimates
 
 
@@ -48,8 +49,8 @@ def floors(path, high_mass=14.8, seed=0):
     cat = mocks.load(path)
     truth = np.asarray(cat.log_mass, float)
     grid = PhaseSpaceGrid()
-    log_m_sigma, n_gal = msigma_point_estimates(cat, grid, redshift=float(
-        cat.meta.get("redshift", 0.117)))
+    redshift = float(cat.meta.get("redshift", MDPL2_UNIVERSE.redshift))
+    log_m_sigma, n_gal = msigma_point_estimates(cat, grid, redshift=redshift)
     high = truth >= high_mass
     # Linear estimator log M ~ a log sigma + b log N + c: fit on one half, test on the other.
     rng = np.random.default_rng(seed)

@@ -14,8 +14,8 @@ import argparse
 import json
 
 from clustermass import mocks
-from clustermass.cli import _load_model
 from clustermass.validation import thinning_shift
+from clustermass.workflows import load_model
 
 
 def main(argv=None):
@@ -26,7 +26,7 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=2000, help="clusters used (the first N)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    model = _load_model(args.model)
+    model = load_model(args.model)
     cat = mocks.load(args.mocks)
     out = {"model": args.model, "mocks": args.mocks, "n_clusters": min(args.n, len(cat))}
     for f in args.fractions:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Validate the synthetic-universe mock catalogues (figures + JSON summary).
 
-Same as ``clustermass mock-validate``. The figures of the user guide were made with::
+Same as ``clustermass mock-validate`` (this script runs it). The figures of the
+user guide were made with::
 
     python scripts/validate_mocks.py --output mock_validation --n-train 6000 --n-test 6000 \
         --seed 2020 --jobs 2 --docs docs/_static/mocks
@@ -9,7 +10,7 @@ Same as ``clustermass mock-validate``. The figures of the user guide were made w
 
 import sys
 
-from clustermass.mocks.validation import main
+from clustermass.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["mock-validate", *sys.argv[1:]]))

@@ -56,5 +56,34 @@ def test_help(capsys):
         main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for command in ("infer", "train", "evaluate", "table1"):
+    for command in ("infer", "mock", "mock-validate", "train", "evaluate", "table1"):
         assert command in out
+
+
+def test_model_aliases_give_the_same_result(capsys):
+    # One resolver (clustermass.models.load_model) for every entry point.
+    results = []
+    for method in ("msigma", "M-sigma", "evrard08"):
+        code, out, err = run(capsys, "infer", "Coma", "--method", method, "--json", "--offline")
+        assert code == 0
+        results.append(json.loads(out))
+    assert results[0] == results[1] == results[2]
+
+
+def test_evaluate_wants_flows(capsys):
+    # M-sigma is evaluated alongside the flows; as the model it is a clear error.
+    code, out, err = run(capsys, "evaluate", "msigma", "missing.h5")
+    assert code == 2
+    assert err.startswith("clustermass: error: ") and "msigma" in err
+
+
+def test_broken_import_is_an_error_not_a_missing_subcommand(capsys, monkeypatch):
+    import sys
+
+    # A module that cannot be imported (None in sys.modules raises ImportError).
+    monkeypatch.setitem(sys.modules, "clustermass.workflows", None)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "table1" in capsys.readouterr().out
+    with pytest.raises(ImportError):
+        main(["table1", "--offline"])

@@ -143,3 +143,18 @@ def test_repr(rng):
     cm = ClusterMass.from_phase_space(rng.uniform(0, 1, 20), rng.normal(0, 500, 20),
                                       redshift=0.1, name="x")
     assert repr(cm) == "ClusterMass(name='x', redshift=0.1, n_galaxies=20, source='phase space')"
+
+
+def test_infer_resolves_models_with_load_model(rng):
+    from clustermass.baselines import MSIGMA, MSigmaEstimator
+
+    cm = ClusterMass.from_phase_space(rng.uniform(0, 1.5, 80), rng.normal(0, 700, 80),
+                                      redshift=0.1)
+    a = cm.infer("M-Sigma", n_bootstrap=200)
+    b = cm.infer(MSIGMA, n_bootstrap=200)
+    c = cm.infer(MSigmaEstimator(), n_bootstrap=200, prior="ignored by M-sigma")
+    assert a.method == b.method == c.method == "msigma"
+    assert a.mean == b.mean == c.mean
+    assert a.meta["n_galaxies"] == cm.n_galaxies
+    with pytest.raises(InvalidInputError, match="model must be one of"):
+        cm.infer("uniform")

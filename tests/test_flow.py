@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -23,13 +24,14 @@ from clustermass.exceptions import (
     ModelExtrapolationWarning,
 )
 from clustermass.flow import FlowConfig, MassFlow
-from clustermass.phasespace import PhaseSpaceGrid
-from clustermass.training import (
+from clustermass.flow.fit import (
     BatchSchedule,
     EarlyStopping,
     split_by_group,
     thin_histograms,
 )
+from clustermass.phasespace import PhaseSpaceGrid
+from clustermass.priors import MDPL2_UNIVERSE
 from clustermass.workflows import train_from_catalogue
 
 GRID = PhaseSpaceGrid(n_r=5, n_v=6)
@@ -39,9 +41,9 @@ GRID = PhaseSpaceGrid(n_r=5, n_v=6)
 def tf():
     """TensorFlow (via the flow module's lazy import); skips without TFP."""
     pytest.importorskip("tensorflow_probability")
-    from clustermass.flow import _tf
+    from clustermass.flow._network import tf_modules
 
-    T = _tf()
+    T = tf_modules()
     T.tf.random.set_seed(0)
     np.random.seed(0)
     return T
@@ -97,7 +99,7 @@ def trained():
 # No TensorFlow needed
 # ----------------------------------------------------------------------------
 def test_import_does_not_load_tensorflow():
-    code = ("import sys, clustermass, clustermass.flow, clustermass.training; "
+    code = ("import sys, clustermass, clustermass.flow, clustermass.flow.fit; "
             "from clustermass.flow import MassFlow, FlowConfig; "
             "MassFlow; FlowConfig.preset('paper'); "
             "bad = [m for m in sys.modules if m.split('.')[0] in "
@@ -110,11 +112,11 @@ def test_native_stderr_is_silenced(capfd, monkeypatch):
     import os
     import sys
 
-    from clustermass.flow import _native_stderr_silenced
+    from clustermass.flow._network import native_stderr_silenced
 
     # As in a terminal: sys.stderr writes to file descriptor 2 (which capfd captures).
     monkeypatch.setattr(sys, "stderr", open(2, "w", closefd=False))  # noqa: SIM115
-    with _native_stderr_silenced():
+    with native_stderr_silenced():
         os.write(2, b"absl start-up noise\n")
     os.write(2, b"after\n")
     err = capfd.readouterr().err
@@ -238,22 +240,20 @@ def test_paper_flow_architecture(tf):
         assert block["hidden"] == [(512, "tanh"), (64, "tanh"), (512, "tanh")]
         assert block["outputs"] == {"shift": "linear", "scale": "exponential"}
     # The Keras model itself: three separate MLPs reading d, each ending in 2 outputs.
-    net = flow._core.net
-    dense = [layer for layer in net.layers if isinstance(layer, tf.keras.layers.Dense)]
-    assert len(dense) == 3 * 4
+    network = flow._ensure_network()
+    layers = {name: rest for name, *rest in network.layers()}
+    assert len(layers) == 3 * 4 and {kind for kind, *_ in layers.values()} == {"Dense"}
     for b in range(3):
-        units = [net.get_layer(f"block{b}_affine_hidden{i}").units for i in range(3)]
-        acts = [net.get_layer(f"block{b}_affine_hidden{i}").activation.__name__
-                for i in range(3)]
-        assert units == [512, 64, 512] and acts == ["tanh"] * 3
-        assert net.get_layer(f"block{b}_affine_params").units == 2
-        assert net.get_layer(f"block{b}_affine_hidden0").input.shape[-1] == GRID.size
+        hidden = [layers[f"block{b}_affine_hidden{i}"] for i in range(3)]
+        assert [h[1] for h in hidden] == [512, 64, 512]
+        assert [h[2] for h in hidden] == ["tanh"] * 3
+        assert layers[f"block{b}_affine_params"][1] == 2
+        assert hidden[0][3] == GRID.size
     # The TFP bijector chain: three affine blocks (shift o exp-scale), then the
     # fixed un-standardisation of log M.
-    dist = flow._core.distribution(tf.tf.zeros([2, GRID.size]))
-    names = [type(b).__name__ for b in dist.bijector.bijectors]
+    base, names = network.chain()
     assert names == ["Shift", "Scale"] * 4
-    assert type(dist.distribution).__name__ == "Normal"
+    assert base == "Normal"
 
 
 def test_default_flow_has_a_spline(tf):
@@ -262,9 +262,9 @@ def test_default_flow_has_a_spline(tf):
     arch = flow.architecture()
     assert [b["kind"] for b in arch] == ["spline", "affine"]
     assert arch[0]["hidden"] == [(512, "tanh"), (64, "tanh")]
-    assert flow._core.net.inputs[0].shape[-1] == 625
-    dist = flow._core.distribution(tf.tf.zeros([2, grid.size]))
-    assert "RationalQuadraticSpline" in [type(b).__name__ for b in dist.bijector.bijectors]
+    network = flow._ensure_network()
+    assert network.n_feat == 625 and network.layers()[0][-1] == 625
+    assert "RationalQuadraticSpline" in network.chain()[1]
 
 
 def test_input_smoothing_is_a_gaussian_filter(tf):
@@ -273,7 +273,7 @@ def test_input_smoothing_is_a_gaussian_filter(tf):
     grid = PhaseSpaceGrid(n_r=12, n_v=9)
     flow = MassFlow(small("default", normalize="counts", smooth=1.5), grid=grid)
     counts = np.random.default_rng(0).poisson(2.0, (3, 12, 9)).astype(np.float32)
-    got = flow._ensure_core().raw_features(counts.reshape(3, -1)).numpy().reshape(3, 12, 9)
+    got = flow._ensure_network().raw_features(counts.reshape(3, -1)).reshape(3, 12, 9)
     for g, c in zip(got, counts, strict=True):
         expected = ndimage.gaussian_filter(c.astype(float), 1.5, mode="constant", truncate=3.0)
         np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-6)
@@ -282,10 +282,10 @@ def test_input_smoothing_is_a_gaussian_filter(tf):
 def test_input_pooling_averages_blocks(tf):
     grid = PhaseSpaceGrid(n_r=6, n_v=4)
     flow = MassFlow(small("default", normalize="counts", smooth=0.0, pool=2), grid=grid)
-    core = flow._ensure_core()
-    assert core.n_feat == 6 and flow._core.net.inputs[0].shape[-1] == 6
+    network = flow._ensure_network()
+    assert network.n_feat == 6 and network.layers()[0][-1] == 6
     counts = np.random.default_rng(1).poisson(3.0, (2, 6, 4)).astype(np.float32)
-    got = core.raw_features(counts.reshape(2, -1)).numpy().reshape(2, 3, 2)
+    got = network.raw_features(counts.reshape(2, -1)).reshape(2, 3, 2)
     expected = counts.reshape(2, 3, 2, 2, 2).mean(axis=(2, 4))
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     with pytest.raises(InvalidInputError, match="does not divide"):
@@ -296,15 +296,15 @@ def test_input_marginals_are_unsmoothed_profiles(tf):
     grid = PhaseSpaceGrid(n_r=6, n_v=4)
     flow = MassFlow(small("default", normalize="fraction", smooth=1.0, pool=2, marginals=True),
                     grid=grid)
-    core = flow._ensure_core()
-    assert core.n_feat == 6 + 6 + 4 and flow._core.net.inputs[0].shape[-1] == 16
+    network = flow._ensure_network()
+    assert network.n_feat == 6 + 6 + 4 and network.layers()[0][-1] == 16
     counts = np.random.default_rng(2).poisson(3.0, (2, 6, 4)).astype(np.float32)
-    got = core.raw_features(counts.reshape(2, -1)).numpy()
+    got = network.raw_features(counts.reshape(2, -1))
     frac = counts / counts.sum(axis=(1, 2), keepdims=True) * 24
     np.testing.assert_allclose(got[:, 6:12], frac.mean(axis=2), rtol=1e-5)
     np.testing.assert_allclose(got[:, 12:], frac.mean(axis=1), rtol=1e-5)
     # The fraction input does not see survey depth: doubling every count changes nothing.
-    np.testing.assert_allclose(core.raw_features(2 * counts.reshape(2, -1)).numpy(), got,
+    np.testing.assert_allclose(network.raw_features(2 * counts.reshape(2, -1)), got,
                                rtol=1e-5)
 
 # ----------------------------------------------------------------------------
@@ -441,14 +441,14 @@ def test_learning_rate_halves_every_half_life(tf):
     flow = MassFlow(small("default", max_updates=40, lr_half_life=20, learning_rate=1e-3),
                     grid=GRID)
     flow.fit(hists, log_m, seed=0, progress=False)
-    opt = flow._core.optimizer
-    assert int(opt.iterations.numpy()) == 40
+    opt = flow._ensure_network().optimizer_state()
+    assert opt["iterations"] == 40
     # 1e-3 x 0.5^(40 / 20) after 40 updates (tf-keras reads the rate of the last
     # step taken, 0.5^(39 / 20) = 0.259: within 4 %).
-    assert float(opt.learning_rate) == pytest.approx(2.5e-4, rel=0.04)
+    assert opt["learning_rate"] == pytest.approx(2.5e-4, rel=0.04)
     constant = MassFlow(small("default", max_updates=40, learning_rate=1e-3), grid=GRID)
     constant.fit(hists, log_m, seed=0, progress=False)
-    assert float(constant._core.optimizer.learning_rate) == pytest.approx(1e-3)
+    assert constant._ensure_network().optimizer_state()["learning_rate"] == pytest.approx(1e-3)
 
 
 def test_early_stopping_restores_best_weights(tf):
@@ -625,7 +625,7 @@ def test_save_load_round_trip(trained, tmp_path):
     flow.save(path)
     assert [p for p in os.listdir(tmp_path) if "model" in p] == ["model"]
     np.testing.assert_array_equal(np.load(path / "weights.npz", allow_pickle=False)["w000"],
-                                  flow._core.net.weights[0].numpy())
+                                  flow._ensure_network().weight_arrays()[0][1])
 
 
 def test_save_untrained_is_an_error(tmp_path):
@@ -684,14 +684,14 @@ def test_load_incompatible(saved):
 
 
 def test_pretrained(saved, tmp_path, monkeypatch):
-    import clustermass.flow as flow_module
+    import clustermass.flow.model as flow_model
 
     with pytest.raises(InvalidInputError, match="available: contaminated, pure"):
         MassFlow.pretrained("clean")
-    monkeypatch.setattr(flow_module, "_pretrained_dir", lambda kind: tmp_path / "none" / kind)
+    monkeypatch.setattr(flow_model, "pretrained_path", lambda kind: tmp_path / "none" / kind)
     with pytest.raises(ModelError, match="clustermass train MOCKS --config default"):
         MassFlow.pretrained("contaminated")
-    monkeypatch.setattr(flow_module, "_pretrained_dir", lambda kind: saved)
+    monkeypatch.setattr(flow_model, "pretrained_path", lambda kind: saved)
     flow = MassFlow.pretrained("Contaminated")
     assert flow.name == "contaminated"
     assert flow.posterior(np.ones(GRID.shape) * 3).method == "flow:contaminated"
@@ -704,7 +704,7 @@ def _fake_mocks(monkeypatch, hists, log_m, host_id, kind, grid):
     """Make ``clustermass.mocks.load`` return a catalogue of these histograms on ``grid``."""
 
     class FakeCatalogue:
-        meta = {"kind": kind, "redshift": 0.117}
+        meta = {"kind": kind, "redshift": MDPL2_UNIVERSE.redshift}
         log_mass = log_m
 
         def histograms(self, g, *, thin=None, seed=None):
@@ -731,6 +731,18 @@ def test_train_from_catalogue(tf, tmp_path, monkeypatch):
     assert loaded.meta["training_catalogue"]["meta"]["kind"] == "contaminated"
     np.testing.assert_array_equal(loaded.log_prob(log_m[:5], hists[:5]),
                                   flow.log_prob(log_m[:5], hists[:5]))
+    # The mass-function prior is that of the universe the model was trained in.
+    assert loaded.training_universe == MDPL2_UNIVERSE
+    default = loaded.posterior(hists[0], prior="mass_function")
+    assert default.mean == loaded.posterior(hists[0], prior="mass_function",
+                                            redshift=MDPL2_UNIVERSE.redshift).mean
+    loaded.meta["training_catalogue"]["meta"]["redshift"] = 1.0
+    assert loaded.training_universe.redshift == 1.0
+    # Fewer massive clusters at z = 1: the posterior moves down (this barely
+    # trained flow's may leave the training range, which is not the point here).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelExtrapolationWarning)
+        assert loaded.posterior(hists[0], prior="mass_function").mean < default.mean
 
 
 def test_cli_train_applies_config_overrides(tf, tmp_path, monkeypatch, capsys):

@@ -11,17 +11,19 @@ from astropy.table import Table
 
 from clustermass.exceptions import InvalidInputError
 from clustermass.mocks import MockCatalogue, load, observe
-from clustermass.mocks.observer import (
+from clustermass.mocks.geometry import (
     add_velocities,
     distance_table,
     fibonacci_sphere,
     hubble_velocity,
+    random_sight_lines,
     relative_velocity,
     subtract_velocities,
 )
 from clustermass.phasespace import R_UNIT
+from clustermass.priors import MDPL2_UNIVERSE
 
-Z = 0.117
+Z = MDPL2_UNIVERSE.redshift
 
 
 def test_velocity_composition_is_relativistic_and_invertible():
@@ -57,6 +59,14 @@ def test_fibonacci_sphere_spreads_directions():
     assert abs(v.mean(axis=0)).max() < 0.05
     with pytest.raises(InvalidInputError):
         fibonacci_sphere(0)
+
+
+def test_random_sight_lines_are_unit_vectors_and_seeded():
+    for n in (1, 7):
+        a = random_sight_lines(np.random.default_rng(3), n)
+        b = random_sight_lines(np.random.default_rng(3), n)
+        assert a.shape == (n, 3) and np.array_equal(a, b)
+        assert np.allclose(np.linalg.norm(a, axis=1), 1)
 
 
 def _box(rng, box=200.0, n_hosts=6, n_field=6000):

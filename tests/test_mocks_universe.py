@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 from scipy import integrate
 
+from clustermass._colossus import colossus_cosmology
 from clustermass.exceptions import InvalidInputError
 from clustermass.mocks import SyntheticUniverse, mbm10_interloper_density
-from clustermass.mocks import universe as U
+from clustermass.mocks import hosts as H
+from clustermass.mocks import profiles as U
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,7 @@ def test_interpolated_jeans_table(tables):
 
 def test_nfw_inverse_cdf_roundtrip():
     p = np.linspace(0.01, 0.99, 9)
-    x = U._nfw_inverse_cdf(p, 4.0)
+    x = U.nfw_inverse_cdf(p, 4.0)
     assert np.allclose(U.nfw_enclosed_fraction(x, 4.0), p)
 
 
@@ -106,6 +108,32 @@ def test_parameters_are_documented_and_overridable():
     assert hash(uni2) != hash(uni)
 
 
+def test_defaults_are_the_mdpl2_universe():
+    from clustermass.priors import MDPL2_UNIVERSE
+
+    uni = SyntheticUniverse()
+    for name in ("redshift", "cosmology", "mass_function", "sigma8", "ns"):
+        assert getattr(uni, name) == getattr(MDPL2_UNIVERSE, name)
+
+
+def test_parse_overrides():
+    got = SyntheticUniverse.parse_overrides(["richness_15=250", "frame=comoving",
+                                             "velocity_bias = 1.05"])
+    assert got == {"richness_15": 250, "frame": "comoving", "velocity_bias": 1.05}
+    assert SyntheticUniverse.parse_overrides(None) == {}
+    with pytest.raises(InvalidInputError, match="unknown mock parameter 'richnes_15'.*describe"):
+        SyntheticUniverse.parse_overrides(["richnes_15=3"])
+    with pytest.raises(InvalidInputError, match="NAME=VALUE"):
+        SyntheticUniverse.parse_overrides(["richness_15"])
+
+
+def test_profiles_still_importable_from_universe():
+    from clustermass.mocks import universe
+
+    assert universe.nfw_jeans_table is U.nfw_jeans_table
+    assert universe.richness is U.richness
+
+
 @pytest.mark.parametrize("bad, match", [
     (dict(richness_15=-1.0), "richness_15"),
     (dict(log_mass_min=15.5, log_mass_max=15.0), "log_mass_min"),
@@ -126,15 +154,15 @@ def test_test_split_follows_the_mass_function(tables):
     from colossus.lss import mass_function
 
     rng = np.random.default_rng(2)
-    lm = np.array([U.draw_host_mass(tables, rng, "test") for _ in range(20000)])
-    # expectation from colossus directly (Tinker et al. 2008, 200c, z = 0.117)
+    lm = np.array([H.draw_host_mass(tables, rng, "test") for _ in range(20000)])
+    # expectation from colossus directly (Tinker et al. 2008, 200c, the mocks' redshift)
     uni = tables.universe
     from astropy.cosmology import Planck13
 
-    cosmo = U.colossus_cosmology(Planck13, uni)
+    cosmo = colossus_cosmology(Planck13, sigma8=uni.sigma8, ns=uni.ns)
     cosmology.setCurrent(cosmo)
     grid = np.linspace(13.5, 15.3, 2001)
-    dn = mass_function.massFunction(10**grid, 0.117, mdef="200c", model="tinker08",
+    dn = mass_function.massFunction(10**grid, uni.redshift, mdef="200c", model="tinker08",
                                     q_out="dndlnM")
     expected = np.trapezoid(grid * dn, grid) / np.trapezoid(dn, grid)
     assert abs(lm.mean() - expected) < 0.01
@@ -146,27 +174,27 @@ def test_test_split_follows_the_mass_function(tables):
 
 def test_train_split_is_flat_in_log_mass(tables):
     rng = np.random.default_rng(3)
-    lm = np.array([U.draw_host_mass(tables, rng, "train") for _ in range(20000)])
-    nlos = np.array([U.n_lines_of_sight(tables, m, "train") for m in lm])
+    lm = np.array([H.draw_host_mass(tables, rng, "train") for _ in range(20000)])
+    nlos = np.array([H.n_lines_of_sight(tables, m, "train") for m in lm])
     counts, _ = np.histogram(lm, bins=np.linspace(13.5, 14.7, 7), weights=nlos)
     assert np.std(counts) / np.mean(counts) < 0.06
     # rare massive hosts get extra lines of sight (Ho et al. 2019)
-    assert U.n_lines_of_sight(tables, 15.2, "train") > 10
-    assert U.n_lines_of_sight(tables, 13.6, "train") == 1
-    assert U.n_lines_of_sight(tables, 15.2, "test") == 1
+    assert H.n_lines_of_sight(tables, 15.2, "train") > 10
+    assert H.n_lines_of_sight(tables, 13.6, "train") == 1
+    assert H.n_lines_of_sight(tables, 15.2, "test") == 1
 
 
 def test_host_members_richness_and_velocities(tables):
     rng = np.random.default_rng(4)
-    hosts = [U.realise_host(tables, 14.5, rng) for _ in range(60)]
+    hosts = [H.realise_host(tables, 14.5, rng) for _ in range(60)]
     nv = np.array([h.n_virial for h in hosts])
     expected = tables.universe.mean_richness(10**14.5)
     assert abs(nv.mean() / expected - 1) < 0.12
     for h in hosts[:5]:
         r = np.linalg.norm(h.pos, axis=1)
         assert np.all(np.isfinite(h.vel))
-        assert np.all(r[h.origin == U.ORIGIN_SATELLITE] < h.r200)
-        assert np.all(r[h.origin == U.ORIGIN_INFALL] >= h.r200)
+        assert np.all(r[h.origin == H.ORIGIN_SATELLITE] < h.r200)
+        assert np.all(r[h.origin == H.ORIGIN_INFALL] >= h.r200)
         assert np.sum(r < h.r200) == h.n_virial
     # velocity dispersion of members ~ 0.65 v200 (Jeans, NFW)
     vs = np.concatenate([h.vel[np.linalg.norm(h.pos, axis=1) < h.r200] / h.v200 for h in hosts])
@@ -175,15 +203,15 @@ def test_host_members_richness_and_velocities(tables):
 
 def test_observe_host_cylinder(tables):
     rng = np.random.default_rng(5)
-    h = U.realise_host(tables, 14.8, rng)
-    R, v, member, origin = U.observe_host(tables, h, np.array([0.0, 0.0, 1.0]), rng)
+    h = H.realise_host(tables, 14.8, rng)
+    R, v, member, origin = H.observe_host(tables, h, np.array([0.0, 0.0, 1.0]), rng)
     assert np.all(R < 1.6) and np.all(np.abs(v) < 2500)
     assert member.sum() > 10 and (~member).sum() > 0
-    assert set(np.unique(origin[~member])) <= {U.ORIGIN_INFALL, U.ORIGIN_NEIGHBOUR,
-                                               U.ORIGIN_FIELD, U.ORIGIN_SUBGROUP}
+    assert set(np.unique(origin[~member])) <= {H.ORIGIN_INFALL, H.ORIGIN_NEIGHBOUR,
+                                               H.ORIGIN_FIELD, H.ORIGIN_SUBGROUP}
     # without the environment: only the host's own galaxies, the same members
-    R2, v2, member2, origin2 = U.observe_host(tables, h, np.array([0.0, 0.0, 1.0]), rng,
+    R2, v2, member2, origin2 = H.observe_host(tables, h, np.array([0.0, 0.0, 1.0]), rng,
                                               environment=False)
     assert member2.sum() == member.sum()
     assert np.array_equal(np.sort(v2[member2]), np.sort(v[member]))
-    assert set(np.unique(origin2[~member2])) <= {U.ORIGIN_INFALL, U.ORIGIN_SUBGROUP}
+    assert set(np.unique(origin2[~member2])) <= {H.ORIGIN_INFALL, H.ORIGIN_SUBGROUP}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from clustermass.exceptions import InvalidInputError
-from clustermass.mocks import generate, load
-from clustermass.mocks import validation as V
+from clustermass.mocks import fits as V
+from clustermass.mocks import generate, load, report
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +73,9 @@ def test_compare_mbm10_needs_bins():
 @pytest.mark.slow
 def test_run_validation_writes_figures_and_summary(tmp_path):
     docs = tmp_path / "docs"
-    summary = V.run_validation(tmp_path / "out", n_train=800, n_test=800, seed=3,
+    summary = report.run_validation(tmp_path / "out", n_train=800, n_test=800, seed=3,
                                docs_dir=docs, progress=False)
-    for name in V.FIGURES:
+    for name in report.FIGURES:
         assert (tmp_path / "out" / name).stat().st_size > 10_000
         assert (docs / name).exists()
     with open(tmp_path / "out" / "summary.json") as f:
@@ -84,7 +84,7 @@ def test_run_validation_writes_figures_and_summary(tmp_path):
     assert 0.30 <= js["evrard"]["all"]["slope"] <= 0.40
     assert set(js["interloper_fraction"]) == {"train", "test"}
     # the catalogues are reused on a second run
-    again = V.run_validation(tmp_path / "out", n_train=800, n_test=800, seed=3,
+    again = report.run_validation(tmp_path / "out", n_train=800, n_test=800, seed=3,
                              progress=False)
     assert again["mbm10"]["scale"] == pytest.approx(summary["mbm10"]["scale"])
 

@@ -534,7 +534,7 @@ def test_interrupted_write_leaves_old_file(tmp_cache, monkeypatch):
 
     monkeypatch.setattr(QTable, "write", half_write)
     with pytest.raises(KeyboardInterrupt):
-        ned._write_atomic(table, path)
+        ned._write_cache(table, path)
     assert path.read_text() == "old"
     assert [p.name for p in tmp_cache.iterdir()] == ["cone_test.ecsv"]
 

@@ -5,23 +5,68 @@ import pytest
 
 from clustermass.exceptions import InvalidInputError
 from clustermass.posterior import default_log_mass_grid
-from clustermass.priors import PRIORS, mass_function_prior, reweight
+from clustermass.priors import (
+    MDPL2_UNIVERSE,
+    PRIORS,
+    TrainingUniverse,
+    mass_function_prior,
+    reweight,
+)
 
 
 def test_prior_is_the_colossus_mass_function():
+    from astropy.cosmology import Planck13
     from colossus.cosmology import cosmology as ccosmo
     from colossus.lss import mass_function as cmf
 
-    from clustermass.mocks.universe import SyntheticUniverse, colossus_cosmology
-    from clustermass.phasespace import resolve_cosmology
-
-    uni = SyntheticUniverse()
-    ccosmo.setCurrent(colossus_cosmology(resolve_cosmology(None), uni))
+    uni = MDPL2_UNIVERSE
+    cc = ccosmo.Cosmology(
+        name="test-planck13", flat=True, Om0=Planck13.Om0, Ode0=Planck13.Ode0,
+        Ob0=Planck13.Ob0, H0=Planck13.H0.value, sigma8=0.8288, ns=0.9611,
+        Tcmb0=Planck13.Tcmb0.value, Neff=Planck13.Neff, persistence="",
+        print_warnings=False)
+    ccosmo.setCurrent(cc)
     lm = np.array([13.6, 14.2, 14.9])
-    dn = cmf.massFunction(10**lm, 0.117, mdef="200c", model=uni.mass_function, q_out="dndlnM")
+    dn = cmf.massFunction(10**lm, uni.redshift, mdef="200c", model="tinker08", q_out="dndlnM")
     w = mass_function_prior(lm)
     np.testing.assert_allclose(w / w[0], dn / dn[0], rtol=2e-3)
     assert w.max() == 1.0
+    assert (uni.redshift, uni.cosmology, uni.mass_function, uni.sigma8, uni.ns) == (
+        0.117, "Planck13", "tinker08", 0.8288, 0.9611)
+
+
+def test_the_universe_sets_the_prior():
+    lm = np.linspace(13.5, 15.3, 50)
+    default = mass_function_prior(lm)
+    np.testing.assert_array_equal(mass_function_prior(lm, universe=MDPL2_UNIVERSE), default)
+    np.testing.assert_array_equal(
+        mass_function_prior(lm, redshift=MDPL2_UNIVERSE.redshift), default)
+    # An explicit redshift overrides the universe's (the old call form).
+    later = TrainingUniverse(redshift=0.5)
+    np.testing.assert_array_equal(mass_function_prior(lm, universe=later),
+                                  mass_function_prior(lm, redshift=0.5))
+    assert mass_function_prior(lm, universe=later)[-1] < default[-1]  # fewer massive haloes
+    # A lower sigma8 makes massive clusters rarer still.
+    low_s8 = TrainingUniverse(redshift=MDPL2_UNIVERSE.redshift, sigma8=0.7)
+    assert mass_function_prior(lm, universe=low_s8)[-1] < default[-1]
+    x = default_log_mass_grid()
+    pdf = np.exp(-0.5 * ((x - 14.6) / 0.1) ** 2)
+    np.testing.assert_array_equal(reweight(pdf, x, "mass_function", universe=MDPL2_UNIVERSE),
+                                  reweight(pdf, x, "mass_function"))
+
+
+def test_bad_universe():
+    with pytest.raises(InvalidInputError, match="TrainingUniverse"):
+        mass_function_prior([14.0], universe={"redshift": 0.1})
+    with pytest.raises(InvalidInputError, match="astropy realization"):
+        mass_function_prior([14.0], universe=TrainingUniverse(redshift=0.1, cosmology="Nope13"))
+
+
+def test_universe_from_catalogue_meta():
+    meta = {"universe": {"redshift": 0.2, "sigma8": 0.81}}
+    uni = TrainingUniverse.from_catalogue_meta(meta)
+    assert uni == TrainingUniverse(redshift=0.2, sigma8=0.81)
+    assert TrainingUniverse.from_catalogue_meta(None) == MDPL2_UNIVERSE
 
 
 def test_prior_falls_faster_at_high_mass():

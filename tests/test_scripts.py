@@ -42,10 +42,27 @@ def test_information_floor_on_a_small_catalogue(tmp_path):
 
 
 def test_compare_configs_reads_json_overrides():
-    parse = _load("compare_configs")._override
-    assert parse("augment_thin=[0.75,1.0]") == ("augment_thin", [0.75, 1.0])
-    assert parse("augment_thin=null") == ("augment_thin", None)
-    assert parse("pool=2") == ("pool", 2)
-    assert parse("activation=relu") == ("activation", "relu")
-    with pytest.raises(Exception, match="NAME=VALUE"):
-        parse("pool")
+    from clustermass.exceptions import InvalidInputError
+
+    build = _load("compare_configs").build_config
+    config = build("default", ["augment_thin=[0.75,1.0]", "pool=2", "activation=relu"])
+    assert config.augment_thin == (0.75, 1.0)
+    assert config.pool == 2 and config.activation == "relu" and config.name == "default"
+    assert build("default", ["augment_thin=null"]).augment_thin is None
+    with pytest.raises(InvalidInputError, match="NAME=VALUE"):
+        build("default", ["pool"])
+
+
+@pytest.mark.parametrize("name", ["compare_configs", "ensemble_gain", "information_floor",
+                                  "thinning_robustness", "validate_mocks"])
+def test_scripts_use_public_api_only(name):
+    import ast
+
+    tree = ast.parse((SCRIPTS / f"{name}.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("clustermass"):
+            assert not any(part.startswith("_") for part in node.module.split(".")), node.module
+            assert not any(a.name.startswith("_") for a in node.names), node.module
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                assert not any(p.startswith("_") for p in a.name.split(".")), a.name

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from clustermass import ClusterMass, clusters
-from clustermass.cli import main, table1
+from clustermass.cli import main
 from clustermass.exceptions import InvalidInputError
 from clustermass.flow import MassFlow
 from clustermass.phasespace import PhaseSpaceGrid
+from clustermass.workflows import table1
 
 pytest.importorskip("tensorflow_probability")
 
@@ -89,6 +90,19 @@ def test_table1_offline():
     assert sorted(t["cluster"][have]) == ["A1689", "Coma"]
     assert np.all(np.isfinite(t["log_m_flow"][have]))
     assert np.all(np.isnan(t["log_m_flow"][~have]))
+    # M-sigma under any of its names: no prior.
+    ms = table1("M-sigma", offline=True)
+    assert "prior" not in ms.meta and ms.meta["method"] == "M-sigma"
+    assert np.all(np.isfinite(ms["log_m_flow"][have]))
+
+
+def test_evaluate_models_labels_and_loads(contaminated, fresh_test_mocks):
+    from clustermass.workflows import evaluate_models
+
+    res = evaluate_models([contaminated], fresh_test_mocks, msigma=False)
+    # Labelled by the model's name and configuration, as 'clustermass evaluate contaminated'.
+    assert res.labels == ("contaminated (default)",)
+    assert res.estimators["contaminated (default)"]["n_clusters"] == len(fresh_test_mocks)
 
 
 def _fresh_mocks(tmp_path_factory, kind, n_clusters, seed):
@@ -110,7 +124,7 @@ def test_shipped_flow_is_calibrated_on_fresh_mocks(contaminated, fresh_test_mock
     from clustermass.validation import evaluate_catalogue
 
     res = evaluate_catalogue({"flow": contaminated}, fresh_test_mocks)
-    flow, msigma = res["flow"], res["msigma"]
+    flow, msigma = res.estimators["flow"], res.estimators["msigma"]
     # 3000 clusters: the binomial error of a coverage is ~0.009 (68 %), ~0.004 (95 %).
     assert 0.64 <= flow["coverage_68"] <= 0.72, flow["coverage_68"]
     assert 0.92 <= flow["coverage_95"] <= 0.98, flow["coverage_95"]
@@ -156,7 +170,7 @@ def test_shipped_pure_flow_on_fresh_mocks(fresh_pure_mocks):
     pure = MassFlow.pretrained("pure")
     assert pure.config.marginals  # as data/make_models.sh trains it
     res = evaluate_catalogue({"flow": pure}, fresh_pure_mocks)
-    flow, msigma = res["flow"], res["msigma"]
+    flow, msigma = res.estimators["flow"], res.estimators["msigma"]
     # Documented test set: coverage 0.730 / 0.969, scatter 0.098 against
     # M-sigma's 0.356 (docs/user_guide/validation.rst); 2000 clusters give a
     # binomial error of ~0.01 on the 68 % coverage.

@@ -14,15 +14,28 @@ subpackage provides
 * `load` and `MockCatalogue`: the catalogues read back, with phase-space
   histograms on any `~clustermass.phasespace.PhaseSpaceGrid`;
 * `observe`: the same cylinder cut applied to a real simulation box (hosts and
-  galaxies with positions, velocities, masses; periodic).
+  galaxies with positions, velocities, masses; periodic);
+* `run_validation`: the comparison with published simulation results
+  (``clustermass mock-validate``).
+
+Modules, each importing only those above it: `~clustermass.mocks.geometry`
+(directions, relativistic line-of-sight velocities) and
+`~clustermass.mocks.profiles` (NFW, Jeans, infall, MBM10);
+`~clustermass.mocks.universe` (parameters and tables) and
+`~clustermass.mocks.hosts` (hosts and their lines of sight);
+`~clustermass.mocks.catalogue` (files); `~clustermass.mocks.observer`
+(simulation boxes); `~clustermass.mocks.fits`, `~clustermass.mocks.plots`
+and `~clustermass.mocks.report` (validation).
 
 See ``docs/user_guide/mocks.rst`` for the physics, its sources and the
-validation figures (``clustermass mock-validate``).
+validation figures.
 """
 
 from .catalogue import MockCatalogue, generate, load
 from .observer import observe
-from .universe import SyntheticUniverse, mbm10_interloper_density
+from .profiles import mbm10_interloper_density
+from .report import run_validation
+from .universe import SyntheticUniverse
 
 __all__ = [
     "SyntheticUniverse",
@@ -31,4 +44,5 @@ __all__ = [
     "load",
     "observe",
     "mbm10_interloper_density",
+    "run_validation",
 ]

@@ -18,6 +18,14 @@ not depend on how the work is split into chunks or processes: the same seed
 gives the same bytes for any ``jobs``. Host ids carry the split, so no host is
 in both splits. Files are written chunk by chunk to resizable HDF5 datasets
 (memory stays flat) under a temporary name and moved into place at the end.
+
+The catalogue builds on the synthetic universe (`clustermass.mocks.universe`,
+`clustermass.mocks.hosts`); the observer of simulation boxes
+(`clustermass.mocks.observer`) builds on the catalogue. The module is a little
+longer than most (~680 lines) because it keeps the file format in one place:
+the column definitions, the writer, the reader, the `MockCatalogue` that
+holds the tables, and `generate`, which is the writer's only producer of
+synthetic clusters (with the worker pool that must reproduce its bytes).
 """
 
 import json
@@ -30,20 +38,17 @@ from astropy import units as u
 from astropy.cosmology import units as cu
 from astropy.table import QTable
 
+from .._io import atomic_path, progress_bar
+from .._units import R_UNIT, V_UNIT
 from ..exceptions import InvalidInputError
 from ..logger import log
-from ..phasespace import R_UNIT, V_UNIT, PhaseSpaceGrid
-from .universe import (
-    ORIGIN_NAMES,
-    SyntheticUniverse,
-    _random_rotation,
-    draw_host_mass,
-    n_lines_of_sight,
-    observe_host,
-    realise_host,
-)
+from ..phasespace import PhaseSpaceGrid
+from .geometry import random_sight_lines
+from .hosts import ORIGIN_NAMES, draw_host_mass, n_lines_of_sight, observe_host, realise_host
+from .universe import SyntheticUniverse
 
-__all__ = ["generate", "load", "MockCatalogue", "simulate_host", "host_id", "KINDS", "SPLITS"]
+__all__ = ["generate", "load", "MockCatalogue", "simulate_host", "host_id", "cluster_columns",
+           "KINDS", "SPLITS", "CLUSTER_COLUMNS", "GALAXY_COLUMNS"]
 
 KINDS = ("pure", "contaminated")
 SPLITS = {"train": 0, "test": 1}
@@ -52,8 +57,8 @@ FORMAT_VERSION = 1
 #: Hosts per work unit. It does not change the result (every host has its own seed).
 HOSTS_PER_CHUNK = 64
 
-_CLUSTER_COLUMNS = [
-    # name, dtype, unit, description
+#: Columns of the cluster table: name, dtype, unit, description.
+CLUSTER_COLUMNS = [
     ("cluster_id", "i8", None, "row of the cluster in this catalogue"),
     ("host_id", "i8", None, "unique id of the host halo (split, seed and host index)"),
     ("host_index", "i8", None, "index of the host in its random stream"),
@@ -68,7 +73,8 @@ _CLUSTER_COLUMNS = [
     ("los", "f8", None, "unit line-of-sight vector"),
     ("seed", "i8", None, "master seed of the catalogue"),
 ]
-_GALAXY_COLUMNS = [
+#: Columns of the galaxy table: name, dtype, unit, description.
+GALAXY_COLUMNS = [
     ("cluster_id", "i8", None, "cluster the galaxy belongs to"),
     ("R", "f4", R_UNIT, "projected radius"),
     ("v", "f4", V_UNIT, "line-of-sight velocity relative to the host"),
@@ -76,16 +82,6 @@ _GALAXY_COLUMNS = [
     ("origin", "u1", None, "0 central, 1 satellite, 2 subgroup, 3 infall, 4 neighbour,"
                            " 5 field, 255 unknown"),
 ]
-
-
-def _progress_bar(progress, *, total, desc, unit="host"):
-    from tqdm.auto import tqdm
-
-    if progress is None:
-        from .. import conf
-
-        progress = bool(conf.show_progress)
-    return tqdm(total=total, desc=desc, unit=unit, disable=not progress, leave=False)
 
 
 def host_id(seed, split, index):
@@ -106,15 +102,6 @@ def _host_streams(seed, split, index):
     return np.random.default_rng(a), np.random.default_rng(b)
 
 
-def _los_directions(rng, n):
-    from .observer import fibonacci_sphere
-
-    if n == 1:
-        v = rng.normal(size=3)
-        return (v / np.linalg.norm(v))[None]
-    return fibonacci_sphere(n, _random_rotation(rng))
-
-
 def simulate_host(t, seed, split, index, kind):
     """All mock clusters (lines of sight) of one synthetic host.
 
@@ -128,7 +115,7 @@ def simulate_host(t, seed, split, index, kind):
     log_m = draw_host_mass(t, rng_host, split)
     n_los = n_lines_of_sight(t, log_m, split)
     host = realise_host(t, log_m, rng_host)
-    directions = _los_directions(rng_host, n_los)
+    directions = random_sight_lines(rng_host, n_los)
     uni = t.universe
     clusters, galaxies = [], []
     scale = (1.0 + uni.redshift) if uni.frame == "comoving" else 1.0
@@ -214,8 +201,8 @@ class _Writer:
         self.n_clusters = 0
         self.n_galaxies = 0
         self.dsets = {}
-        for group, cols, chunk in (("clusters", _CLUSTER_COLUMNS, 4096),
-                                   ("galaxies", _GALAXY_COLUMNS, 65536)):
+        for group, cols, chunk in (("clusters", CLUSTER_COLUMNS, 4096),
+                                   ("galaxies", GALAXY_COLUMNS, 65536)):
             g = self.f.create_group(group)
             for name, dtype, unit, desc in cols:
                 shape = (0, 3) if name == "los" else (0,)
@@ -238,8 +225,8 @@ class _Writer:
             return
         nc = len(rows)
         ids = np.arange(self.n_clusters, self.n_clusters + nc, dtype=np.int64)
-        cols = _cluster_columns(rows, first_id=self.n_clusters)
-        for name, *_ in _CLUSTER_COLUMNS:
+        cols = cluster_columns(rows, first_id=self.n_clusters)
+        for name, *_ in CLUSTER_COLUMNS:
             self._append("clusters", name, cols[name], self.n_clusters)
         counts = np.array([len(g[0]) for g in gals], dtype=np.int64)
         gcols = {
@@ -249,10 +236,17 @@ class _Writer:
             "member": np.concatenate([g[2] for g in gals]).astype(bool),
             "origin": np.concatenate([g[3] for g in gals]).astype(np.uint8),
         }
-        for name, *_ in _GALAXY_COLUMNS:
+        for name, *_ in GALAXY_COLUMNS:
             self._append("galaxies", name, gcols[name], self.n_galaxies)
         self.n_clusters += nc
         self.n_galaxies += int(counts.sum())
+
+    def abort(self):
+        """Close the file after a failure (it is about to be deleted)."""
+        try:
+            self.f.close()
+        except Exception:  # noqa: BLE001 - already closed or broken
+            pass
 
     def close(self, meta):
         for key, value in meta.items():
@@ -261,11 +255,15 @@ class _Writer:
         self.f.close()
 
 
-def _cluster_columns(rows, first_id=0):
-    """Columns (dict of arrays) of cluster rows (dicts)."""
+def cluster_columns(rows, first_id=0):
+    """Columns (dict of arrays, as `CLUSTER_COLUMNS`) of cluster rows (dicts).
+
+    ``cluster_id`` counts from ``first_id``; the other entries of each row are
+    taken by name.
+    """
     n = len(rows)
     out = {}
-    for name, dtype, *_ in _CLUSTER_COLUMNS:
+    for name, dtype, *_ in CLUSTER_COLUMNS:
         if name == "cluster_id":
             out[name] = np.arange(first_id, first_id + n, dtype=np.int64)
         elif name == "los":
@@ -300,6 +298,31 @@ def _check_common(kind, split, n_clusters, seed, jobs):
         raise InvalidInputError(f"jobs must be a positive integer, got {jobs!r}")
 
 
+def _write_clusters(writer, tables, *, seed, split, kind, jobs, n_clusters, progress):
+    """Append the first ``n_clusters`` clusters to ``writer``; return the hosts drawn."""
+    bar = progress_bar(progress, total=n_clusters, desc=f"{kind} {split} mocks",
+                       unit="cluster", leave=False)
+    n_hosts = 0
+    rows = []
+    try:
+        gen = _chunks(tables, seed, split, kind, jobs)
+        try:
+            for rows, gals in gen:
+                need = n_clusters - writer.n_clusters
+                if len(rows) > need:
+                    rows, gals = rows[:need], gals[:need]
+                writer.append(rows, gals)
+                bar.update(len(rows))
+                n_hosts += HOSTS_PER_CHUNK
+                if writer.n_clusters >= n_clusters:
+                    break
+        finally:
+            gen.close()
+    finally:
+        bar.close()
+    return (int(rows[-1]["host_index"]) + 1) if rows else n_hosts
+
+
 def generate(output, *, kind, split, n_clusters, seed, jobs=1, progress=None,
              overwrite=False, universe=None, **params):
     """Generate a mock catalogue from the synthetic universe and write it to HDF5.
@@ -307,7 +330,7 @@ def generate(output, *, kind, split, n_clusters, seed, jobs=1, progress=None,
     Parameters
     ----------
     output : str or path-like
-        The HDF5 file to write (written as ``output + '.tmp'``, then moved).
+        The HDF5 file to write (written to a temporary file beside it, then moved).
     kind : {'pure', 'contaminated'}
         True members only, or every galaxy in the cylinder (Ho et al. 2019).
     split : {'train', 'test'}
@@ -361,60 +384,38 @@ def generate(output, *, kind, split, n_clusters, seed, jobs=1, progress=None,
         universe = universe.replace(**params)
     tables = universe.tables()
     n_clusters, seed, jobs = int(n_clusters), int(seed), int(jobs)
-    tmp = output.with_name(output.name + ".tmp")
     log.debug(f"generating {n_clusters} {kind} {split} mock clusters (seed {seed}, "
-             f"{jobs} job{'s' if jobs > 1 else ''}) -> {output}")
-    try:
-        writer = _Writer(tmp)
-    except OSError as exc:
-        raise InvalidInputError(f"cannot write {output}: {exc}") from exc
-    bar = _progress_bar(progress, total=n_clusters, desc=f"{kind} {split} mocks", unit="cluster")
-    n_hosts = 0
-    try:
-        gen = _chunks(tables, seed, split, kind, jobs)
+              f"{jobs} job{'s' if jobs > 1 else ''}) -> {output}")
+    with atomic_path(output) as tmp:
         try:
-            for rows, gals in gen:
-                need = n_clusters - writer.n_clusters
-                if len(rows) > need:
-                    rows, gals = rows[:need], gals[:need]
-                writer.append(rows, gals)
-                bar.update(len(rows))
-                n_hosts += HOSTS_PER_CHUNK
-                if writer.n_clusters >= n_clusters:
-                    break
-        finally:
-            gen.close()
-        last_host = (int(rows[-1]["host_index"]) + 1) if rows else n_hosts
-        meta = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "source": "clustermass.mocks.generate (synthetic universe)",
-            "kind": kind,
-            "split": split,
-            "seed": seed,
-            "n_clusters": writer.n_clusters,
-            "n_galaxies": writer.n_galaxies,
-            "n_hosts_drawn": last_host,
-            "redshift": universe.redshift,
-            "cosmology": tables.cosmology_name,
-            "frame": universe.frame,
-            "universe": universe.to_dict(),
-            "versions": _versions(),
-            "reference": "Ho et al. 2019, ApJ 887, 25; Kodi Ramanah et al. 2020, MNRAS 499,"
-                         " 1985",
-        }
-        writer.close(meta)
-        os.replace(tmp, output)
-    except BaseException:
+            writer = _Writer(tmp)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot write {output}: {exc}") from exc
         try:
-            writer.f.close()
-        except Exception:  # noqa: BLE001 - already closed or broken
-            pass
-        if tmp.exists():
-            tmp.unlink()
-        raise
-    finally:
-        bar.close()
+            n_hosts = _write_clusters(writer, tables, seed=seed, split=split, kind=kind,
+                                      jobs=jobs, n_clusters=n_clusters, progress=progress)
+            meta = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "source": "clustermass.mocks.generate (synthetic universe)",
+                "kind": kind,
+                "split": split,
+                "seed": seed,
+                "n_clusters": writer.n_clusters,
+                "n_galaxies": writer.n_galaxies,
+                "n_hosts_drawn": n_hosts,
+                "redshift": universe.redshift,
+                "cosmology": tables.cosmology_name,
+                "frame": universe.frame,
+                "universe": universe.to_dict(),
+                "versions": _versions(),
+                "reference": "Ho et al. 2019, ApJ 887, 25; Kodi Ramanah et al. 2020, MNRAS"
+                             " 499, 1985",
+            }
+            writer.close(meta)
+        except BaseException:
+            writer.abort()
+            raise
     log.info(f"wrote {output}: {meta['n_clusters']} clusters, {meta['n_galaxies']} galaxies")
     return output
 
@@ -438,7 +439,7 @@ class MockCatalogue:
     >>> import numpy as np
     >>> from clustermass.mocks import MockCatalogue
     >>> from clustermass.phasespace import PhaseSpaceGrid
-    >>> cat = MockCatalogue._from_arrays(
+    >>> cat = MockCatalogue.from_arrays(
     ...     {'cluster_id': np.array([0]), 'host_id': np.array([3]),
     ...      'log_m200c': np.array([14.2])},
     ...     np.zeros(3, int), np.array([0.1, 0.5, 1.2]), np.array([10., -300., 900.]),
@@ -453,9 +454,21 @@ class MockCatalogue:
         self.meta = dict(meta or {})
 
     @classmethod
-    def _from_arrays(cls, cluster_cols, cluster_id, R, v, member, origin, meta=None):
+    def from_arrays(cls, cluster_cols, cluster_id, R, v, member, origin, meta=None):
+        """Build a catalogue from plain arrays.
+
+        Parameters
+        ----------
+        cluster_cols : dict of array-like
+            Cluster columns by name (see `CLUSTER_COLUMNS`, e.g. from
+            `cluster_columns`); those with a unit there get it.
+        cluster_id, R, v, member, origin : array-like
+            One entry per galaxy: its cluster, projected radius (h^-1 Mpc),
+            line-of-sight velocity (km/s), true-member flag and origin code.
+        meta : dict, optional
+        """
         clusters = QTable()
-        units = {name: unit for name, _, unit, _ in _CLUSTER_COLUMNS}
+        units = {name: unit for name, _, unit, _ in CLUSTER_COLUMNS}
         for name, values in cluster_cols.items():
             values = np.asarray(values)
             unit = units.get(name)
@@ -511,8 +524,15 @@ class MockCatalogue:
         counts = np.bincount(rows, minlength=len(ids))
         return rows, counts
 
-    def _group_slices(self):
-        """(order, starts, stops): galaxies ``order[starts[i]:stops[i]]`` belong to row i."""
+    def group_slices(self):
+        """Galaxies grouped by cluster row.
+
+        Returns
+        -------
+        order, starts, stops : `~numpy.ndarray`
+            The galaxies ``order[starts[i]:stops[i]]`` (rows of the galaxy
+            table) belong to the cluster in row ``i``.
+        """
         rows, counts = self._galaxy_index()
         order = np.argsort(rows, kind="stable")
         stops = np.cumsum(counts)
@@ -561,11 +581,10 @@ class MockCatalogue:
         path = pathlib.Path(os.fspath(path))
         if path.exists() and not overwrite:
             raise InvalidInputError(f"{path} exists; pass overwrite=True to replace it")
-        tmp = path.with_name(path.name + ".tmp")
         rows = []
         for row in self.clusters:
             d = {}
-            for name, dtype, unit, _ in _CLUSTER_COLUMNS:
+            for name, dtype, unit, _ in CLUSTER_COLUMNS:
                 if name in self.clusters.colnames:
                     val = row[name]
                     d[name] = val.to_value(unit) if unit is not None and hasattr(val, "unit") \
@@ -573,29 +592,32 @@ class MockCatalogue:
                 else:
                     d[name] = np.zeros(3) if name == "los" else (np.nan if dtype == "f8" else -1)
             rows.append(d)
-        writer = _Writer(tmp)
-        try:
-            gals = []
-            gid = np.asarray(self.galaxies["cluster_id"])
-            R = self.galaxies["R"].to_value(R_UNIT)
-            v = self.galaxies["v"].to_value(V_UNIT)
-            mem = np.asarray(self.galaxies["member"])
-            org = np.asarray(self.galaxies["origin"]) if "origin" in self.galaxies.colnames \
-                else np.full(len(gid), 255, np.uint8)
-            for cid in np.asarray(self.clusters["cluster_id"]):
-                sel = gid == cid
-                gals.append((R[sel], v[sel], mem[sel], org[sel]))
-            writer.append(rows, gals)
-            meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                    "n_clusters": writer.n_clusters, "n_galaxies": writer.n_galaxies}
-            meta.update({k: v for k, v in self.meta.items() if k not in meta})
-            writer.close(meta)
-            os.replace(tmp, path)
-        except BaseException:
-            if tmp.exists():
-                tmp.unlink()
-            raise
+        with atomic_path(path) as tmp:
+            writer = _Writer(tmp)
+            try:
+                self._write_galaxies(writer, rows)
+            except BaseException:
+                writer.abort()
+                raise
         return path
+
+    def _write_galaxies(self, writer, rows):
+        """Append ``rows`` and this catalogue's galaxies to ``writer``, then close it."""
+        gals = []
+        gid = np.asarray(self.galaxies["cluster_id"])
+        R = self.galaxies["R"].to_value(R_UNIT)
+        v = self.galaxies["v"].to_value(V_UNIT)
+        mem = np.asarray(self.galaxies["member"])
+        org = np.asarray(self.galaxies["origin"]) if "origin" in self.galaxies.colnames \
+            else np.full(len(gid), 255, np.uint8)
+        for cid in np.asarray(self.clusters["cluster_id"]):
+            sel = gid == cid
+            gals.append((R[sel], v[sel], mem[sel], org[sel]))
+        writer.append(rows, gals)
+        meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                "n_clusters": writer.n_clusters, "n_galaxies": writer.n_galaxies}
+        meta.update({k: v for k, v in self.meta.items() if k not in meta})
+        writer.close(meta)
 
 
 def load(path):
@@ -644,7 +666,7 @@ def load(path):
             meta[key] = value
         tables = []
         with u.add_enabled_units(cu):
-            for group, cols in (("clusters", _CLUSTER_COLUMNS), ("galaxies", _GALAXY_COLUMNS)):
+            for group, cols in (("clusters", CLUSTER_COLUMNS), ("galaxies", GALAXY_COLUMNS)):
                 g = f[group]
                 order = [c[0] for c in cols if c[0] in g] + sorted(
                     n for n in g if n not in {c[0] for c in cols})

@@ -1,25 +1,18 @@
-"""The mock observer of Ho et al. (2019): cylinders in projected phase space.
+"""The mock observer of Ho et al. (2019) for simulation boxes: cylinders in projected
+phase space.
 
 For a host halo and a line of sight, Ho et al. (2019, ApJ 887, 25, section 2;
 ``mocks/make_mocks.py`` of McWilliamsCenter/halo_cnn) keep every galaxy inside
 a cylinder of radius 1.6 h^-1 Mpc whose half-length is 2500 km/s in
-line-of-sight velocity relative to the host. The velocity of a galaxy is built
-as an observer at the host's redshift would see it:
-
-1. the host sits at the comoving distance chi(z_c) (z_c = 0.117);
-2. a galaxy at comoving line-of-sight offset d has chi = chi(z_c) + d, hence
-   a cosmological redshift z(chi) and a Hubble recession velocity
-   ``v_H = c ((1 + z)^2 - 1) / ((1 + z)^2 + 1)``;
-3. its peculiar velocity along the line of sight is added relativistically,
-   ``v = (v_H + v_p) / (1 + v_H v_p / c^2)``, and likewise for the host;
-4. the velocity relative to the host is the relativistic difference
-   ``(v_gal - v_host) / (1 - v_gal v_host / c^2)``.
+line-of-sight velocity relative to the host. The velocity of a galaxy is the
+one an observer at the host's redshift would see: Hubble flow and peculiar
+velocities composed relativistically (`clustermass.mocks.geometry`).
 
 *Pure* clusters keep only true members (galaxies inside the host's r200c, in
 3D), *contaminated* clusters every galaxy in the cylinder; clusters with fewer
 than 10 galaxies are dropped. `observe` applies this to any periodic box of
 hosts and galaxies (e.g. MDPL2 Rockstar haloes and their subhaloes); the
-synthetic universe (`clustermass.mocks.universe`) uses the same velocity
+synthetic universe (`clustermass.mocks.hosts`) uses the same velocity
 composition.
 """
 
@@ -27,134 +20,15 @@ import numpy as np
 from astropy import units as u
 from astropy.cosmology import units as cu
 
+from .._io import progress_bar
+from .._units import C_KMS, R_UNIT, V_UNIT, value_in
 from ..exceptions import InvalidInputError
-from ..phasespace import R_UNIT, V_UNIT, _value_in, resolve_cosmology
-from .universe import C_KMS
+from ..phasespace import resolve_cosmology
+from ..priors import MDPL2_UNIVERSE
+from .catalogue import MockCatalogue, cluster_columns
+from .geometry import distance_table, random_sight_lines, relative_velocity
 
-__all__ = [
-    "hubble_velocity",
-    "add_velocities",
-    "subtract_velocities",
-    "distance_table",
-    "relative_velocity",
-    "fibonacci_sphere",
-    "observe",
-]
-
-
-def hubble_velocity(z):
-    """Recession velocity of redshift z, ``c ((1+z)^2 - 1) / ((1+z)^2 + 1)`` (km/s).
-
-    Examples
-    --------
-    >>> from clustermass.mocks.observer import hubble_velocity
-    >>> round(float(hubble_velocity(0.117)), 1)
-    33036.3
-    """
-    a = (1.0 + np.asarray(z, dtype=float)) ** 2
-    return C_KMS * (a - 1.0) / (a + 1.0)
-
-
-def add_velocities(v1, v2):
-    """Relativistic sum of two collinear velocities (km/s).
-
-    Examples
-    --------
-    >>> from clustermass.mocks.observer import add_velocities
-    >>> float(add_velocities(100.0, 0.0))
-    100.0
-    """
-    v1 = np.asarray(v1, dtype=float)
-    v2 = np.asarray(v2, dtype=float)
-    return (v1 + v2) / (1.0 + v1 * v2 / C_KMS**2)
-
-
-def subtract_velocities(v1, v2):
-    """Relativistic difference ``v1 - v2`` of two collinear velocities (km/s)."""
-    v1 = np.asarray(v1, dtype=float)
-    v2 = np.asarray(v2, dtype=float)
-    return (v1 - v2) / (1.0 - v1 * v2 / C_KMS**2)
-
-
-def distance_table(redshift, cosmology=None, *, half_width=0.08, n=16001):
-    """Comoving distance chi(z) (h^-1 Mpc) tabulated around ``redshift``.
-
-    Returns
-    -------
-    z_grid, chi_grid : `~numpy.ndarray`
-    chi_cluster : float
-        chi(redshift).
-    """
-    cosmo = resolve_cosmology(cosmology)
-    z = float(redshift)
-    zz = np.linspace(max(z - half_width, 0.0), z + half_width, int(n))
-    inv_e = 1.0 / cosmo.efunc(zz)
-    chi = np.concatenate([[0.0], np.cumsum(0.5 * (inv_e[1:] + inv_e[:-1]) * np.diff(zz))])
-    chi *= C_KMS / 100.0
-    chi += float(cosmo.comoving_distance(zz[0]).to_value(u.Mpc) * cosmo.h)
-    return zz, chi, float(np.interp(z, zz, chi))
-
-
-def relative_velocity(dchi, v_pec, v_pec_host, z_grid, chi_grid, chi_cluster):
-    """Line-of-sight velocity relative to the host (Ho et al. 2019), km/s.
-
-    Parameters
-    ----------
-    dchi : array-like
-        Comoving line-of-sight offset of the galaxies from the host (h^-1 Mpc),
-        positive away from the observer.
-    v_pec, v_pec_host : array-like
-        Line-of-sight peculiar velocities of the galaxies and of the host.
-    z_grid, chi_grid, chi_cluster
-        From `distance_table`.
-
-    Examples
-    --------
-    A galaxy at rest at the host's position moves with it:
-
-    >>> from clustermass.mocks.observer import distance_table, relative_velocity
-    >>> tab = distance_table(0.117)
-    >>> float(relative_velocity(0.0, 0.0, 0.0, *tab))
-    0.0
-    >>> v = relative_velocity(10.0, 0.0, 0.0, *tab)  # 10 h^-1 Mpc behind: Hubble flow
-    >>> 900 < float(v) < 1000
-    True
-    """
-    chi = chi_cluster + np.asarray(dchi, dtype=float)
-    if np.any(chi < chi_grid[0]) or np.any(chi > chi_grid[-1]):
-        raise InvalidInputError("line-of-sight offsets reach beyond the distance table")
-    z_gal = np.interp(chi, chi_grid, z_grid)
-    z_clu = np.interp(chi_cluster, chi_grid, z_grid)
-    v_gal = add_velocities(hubble_velocity(z_gal), v_pec)
-    v_clu = add_velocities(hubble_velocity(z_clu), v_pec_host)
-    return subtract_velocities(v_gal, v_clu)
-
-
-def fibonacci_sphere(n, rotation=None):
-    """``n`` nearly uniformly spread unit vectors (Fibonacci lattice), optionally rotated.
-
-    Ho et al. (2019) placed extra lines of sight of massive hosts this way.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from clustermass.mocks.observer import fibonacci_sphere
-    >>> v = fibonacci_sphere(10)
-    >>> v.shape, bool(np.allclose(np.linalg.norm(v, axis=1), 1))
-    ((10, 3), True)
-    """
-    n = int(n)
-    if n < 1:
-        raise InvalidInputError(f"need at least one line of sight, got {n}")
-    i = np.arange(n) + 0.5
-    zc = 1.0 - 2.0 * i / n
-    phi = np.pi * (3.0 - np.sqrt(5.0)) * np.arange(n)
-    s = np.sqrt(1.0 - zc * zc)
-    v = np.column_stack([s * np.cos(phi), s * np.sin(phi), zc])
-    if rotation is not None:
-        v = v @ np.asarray(rotation).T
-    return v
-
+__all__ = ["observe"]
 
 _AXES = {"x": np.array([1.0, 0.0, 0.0]), "y": np.array([0.0, 1.0, 0.0]),
          "z": np.array([0.0, 0.0, 1.0])}
@@ -170,7 +44,7 @@ def _column(table, names, unit, what, required=True):
             if getattr(col, "unit", None) is not None and not isinstance(col, u.Quantity):
                 col = u.Quantity(col)
             with u.add_enabled_units(cu):
-                return np.asarray(_value_in(col, unit, f"{what} column {name!r}"), dtype=float)
+                return np.asarray(value_in(col, unit, f"{what} column {name!r}"), dtype=float)
     if required:
         raise InvalidInputError(f"{what} table needs a column named one of {list(names)}")
     return None
@@ -183,17 +57,11 @@ def _los_vectors(los, n_hosts, n_los, seed):
         if key in _AXES:
             return np.broadcast_to(_AXES[key], (n_hosts, 1, 3)).copy()
         if key == "random":
-            from .universe import _random_rotation
-
             rng = np.random.default_rng(seed)
             k = int(n_los)
             out = np.empty((n_hosts, k, 3))
             for i in range(n_hosts):
-                if k == 1:
-                    vec = rng.normal(size=3)
-                    out[i, 0] = vec / np.linalg.norm(vec)
-                else:
-                    out[i] = fibonacci_sphere(k, _random_rotation(rng))
+                out[i] = random_sight_lines(rng, k)
             return out
         raise InvalidInputError(f"los must be 'x', 'y', 'z', 'random' or vectors, got {los!r}")
     arr = np.asarray(los, dtype=float)
@@ -210,10 +78,10 @@ def _los_vectors(los, n_hosts, n_los, seed):
     return arr / norm
 
 
-def observe(hosts, galaxies, *, box_size, los="z", kind="contaminated", redshift=0.117,
-            cosmology=None, aperture=1.6 * R_UNIT, velocity_cut=2500.0 * V_UNIT,
-            min_galaxies=10, frame="comoving", membership="radius", n_los=3, seed=None,
-            progress=None):
+def observe(hosts, galaxies, *, box_size, los="z", kind="contaminated",
+            redshift=MDPL2_UNIVERSE.redshift, cosmology=None, aperture=1.6 * R_UNIT,
+            velocity_cut=2500.0 * V_UNIT, min_galaxies=10, frame="comoving",
+            membership="radius", n_los=3, seed=None, progress=None):
     """Cut mock clusters out of a periodic simulation box, as Ho et al. (2019) did.
 
     Parameters
@@ -238,7 +106,8 @@ def observe(hosts, galaxies, *, box_size, los="z", kind="contaminated", redshift
     kind : {'contaminated', 'pure'}
         Every galaxy in the cylinder, or only the true members in it.
     redshift : float
-        Redshift of the snapshot (default 0.117, MDPL2 snapshot 120).
+        Redshift of the snapshot (default: MDPL2 snapshot 120,
+        ``clustermass.priors.MDPL2_UNIVERSE.redshift``).
     cosmology : `~astropy.cosmology.Cosmology`, optional
         Default Planck13 (MDPL2's).
     aperture : `~astropy.units.Quantity`, optional
@@ -286,23 +155,21 @@ def observe(hosts, galaxies, *, box_size, los="z", kind="contaminated", redshift
     """
     from scipy.spatial import cKDTree
 
-    from .catalogue import MockCatalogue, _cluster_columns, _progress_bar
-
     if kind not in ("contaminated", "pure"):
         raise InvalidInputError(f"kind must be 'pure' or 'contaminated', got {kind!r}")
     if frame not in ("comoving", "physical"):
         raise InvalidInputError(f"frame must be 'comoving' or 'physical', got {frame!r}")
     if membership not in ("radius", "host_id"):
         raise InvalidInputError(f"membership must be 'radius' or 'host_id', got {membership!r}")
-    box = float(_value_in(box_size, R_UNIT, "box_size"))
+    box = float(value_in(box_size, R_UNIT, "box_size"))
     if not (np.isfinite(box) and box > 0):
         raise InvalidInputError(f"box_size must be positive, got {box_size}")
     zc = float(redshift)
     if not 0 < zc < 2:
         raise InvalidInputError(f"redshift must be in (0, 2), got {redshift}")
     cosmo = resolve_cosmology(cosmology)
-    ap = float(_value_in(aperture, R_UNIT, "aperture"))
-    vcut = float(_value_in(velocity_cut, V_UNIT, "velocity_cut"))
+    ap = float(value_in(aperture, R_UNIT, "aperture"))
+    vcut = float(value_in(velocity_cut, V_UNIT, "velocity_cut"))
     if ap <= 0 or vcut <= 0:
         raise InvalidInputError("aperture and velocity_cut must be positive")
     if int(min_galaxies) != min_galaxies or min_galaxies < 1:
@@ -365,7 +232,7 @@ def observe(hosts, galaxies, *, box_size, los="z", kind="contaminated", redshift
     tree3 = None if axis_los else tree
 
     rows, gal_parts = [], []
-    bar = _progress_bar(progress, total=nh, desc="observing hosts")
+    bar = progress_bar(progress, total=nh, desc="observing hosts", unit="host", leave=False)
     try:
         for i in range(nh):
             if axis_los:
@@ -408,7 +275,7 @@ def observe(hosts, galaxies, *, box_size, los="z", kind="contaminated", redshift
             bar.update(1)
     finally:
         bar.close()
-    clusters = _cluster_columns(rows)
+    clusters = cluster_columns(rows)
     if gal_parts:
         cols = [np.concatenate(p) for p in zip(*gal_parts, strict=True)]
     else:
@@ -428,6 +295,6 @@ def observe(hosts, galaxies, *, box_size, los="z", kind="contaminated", redshift
         "los": los if isinstance(los, str) else "vectors",
         "seed": seed,
     }
-    cat = MockCatalogue._from_arrays(clusters, *cols[:5], meta=meta)
+    cat = MockCatalogue.from_arrays(clusters, *cols[:5], meta=meta)
     cat.galaxies["galaxy_index"] = cols[5]
     return cat
