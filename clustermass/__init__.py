@@ -28,6 +28,7 @@ _LAZY = {
     "MassPosterior": "posterior",
     "PhaseSpaceGrid": "phasespace",
     "MassFlow": "flow",
+    "weigh_catalogue": "survey",
 }
 
 __all__ = ["Conf", "conf", "log", "__version__", *_LAZY, *_exceptions.__all__]  # noqa: PLE0604

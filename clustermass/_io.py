@@ -125,7 +125,15 @@ def show_progress(progress=None):
 
 
 def progress_bar(progress=None, *, total, desc, unit="it", **kwargs):
-    """A `tqdm.auto.tqdm` bar, disabled unless `show_progress` says otherwise."""
-    from tqdm.auto import tqdm
+    """A `tqdm.auto.tqdm` bar, disabled unless `show_progress` says otherwise.
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=not show_progress(progress), **kwargs)
+    A disabled bar is a plain `tqdm.tqdm`: ``tqdm.auto`` would warn in a
+    notebook kernel without ipywidgets even when nothing is shown.
+    """
+    if show_progress(progress):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, unit=unit, **kwargs)
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=True, **kwargs)

@@ -8,6 +8,8 @@ Subcommands::
     clustermass train ...         train a flow on a mock catalogue
     clustermass evaluate ...      validate a model on held-out mocks
     clustermass table1 ...        the paper's Table 1
+    clustermass survey CLUSTERS GALAXIES --output OUT   weigh a catalogue of clusters
+    clustermass stress MODEL ...  the stress suite: nuisance-shifted mocks, thinned real fields
 
 This module only parses arguments and prints; the work is done by the
 library (`clustermass.core`, `clustermass.mocks`) and `clustermass.workflows`,
@@ -342,6 +344,113 @@ def _run_table1(args):
     return 0
 
 
+def _add_stress(subparsers):
+    from .stress import STRESS_SETS
+
+    p = subparsers.add_parser(
+        "stress", help="the stress suite: nuisance-shifted mocks and thinned real fields",
+        description="Evaluate a flow on seeded test catalogues, each with one nuisance"
+                    " parameter fixed (galaxy counts, interlopers, anisotropy, redshift,"
+                    " velocity bias), and thin the galaxies of Coma and A1689 at random;"
+                    " print bias, scatter, rms, coverage and PASS/FAIL per target. The exit"
+                    " status is 0 even when targets fail.",
+    )
+    p.add_argument("model", help="model directory, or 'contaminated'/'pure' for a shipped one")
+    p.add_argument("--n", type=int, default=2000, metavar="N",
+                   help="clusters per test set (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
+    p.add_argument("--jobs", "-j", type=int, default=1, metavar="J",
+                   help="worker processes of the mock generator (default 1)")
+    p.add_argument("--sets", nargs="+", metavar="NAME", choices=list(STRESS_SETS),
+                   help="only these sets (default all: " + ", ".join(STRESS_SETS) + ")")
+    p.add_argument("--kind", choices=["contaminated", "pure"], default=None,
+                   help="mock kind (default: the kind the model was trained on)")
+    p.add_argument("--draws", type=int, default=20, metavar="D",
+                   help="random thinnings per real cluster and fraction (default 20)")
+    p.add_argument("--no-thinning", action="store_true", help="skip the real-cluster thinning")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_run_stress)
+
+
+def _run_stress(args):
+    from .stress import run_stress, stress_summary, thinning_shifts, to_json_dict
+
+    sets = run_stress(args.model, n=args.n, seed=args.seed, kind=args.kind, sets=args.sets,
+                      jobs=args.jobs)
+    thin = None if args.no_thinning else thinning_shifts(args.model, n_draws=args.draws,
+                                                         seed=args.seed)
+    if args.json:
+        print(json.dumps(to_json_dict(sets, thin), indent=1))
+        return 0
+    meta = sets.meta
+    print(f"stress suite: model {meta['model']} ({meta['model_config']}), {meta['kind']}"
+          f" test sets of {meta['n']} clusters, seed {meta['seed']}, flat prior")
+    cols = ["set", "target", "n", "bias", "scatter", "rms", "cov68", "cov95", "n_high",
+            "bias_high", "rms_high", "cov68_high", "cov95_high", "bias_expected",
+            "bias_ok", "bias_high_ok", "cov68_ok", "cov95_ok"]
+    sets[cols].pprint(max_width=-1, max_lines=-1)
+    for row in sets:
+        if row["status"] != "ok":
+            print(f"  {row['set']}: {row['status']}")
+    print(f"  (_high: log M >= {meta['high_mass']}; targets: |bias| <="
+          f" {meta['targets']['bias_max']}, cov68 in {list(meta['targets']['cov68_range'])},"
+          f" cov95 >= {meta['targets']['cov95_min']})")
+    if thin is not None:
+        print("\nthinning of the real fields (shift of the posterior mean in sigmas of the"
+              " full field):")
+        thin["cluster", "fraction", "n_draws", "n_galaxies", "n_galaxies_thinned", "log_m",
+             "log_m_std", "mean_shift_sigma", "shift_err_sigma", "shift_spread_sigma",
+             "std_ratio", "n_warned", "max_shift", "shift_ok"].pprint(max_width=-1,
+                                                                      max_lines=-1)
+    s = stress_summary(sets, thin)
+    failed = ", ".join(s["failed"]) or "none"
+    unavailable = ", ".join(s["unavailable"]) or "none"
+    print(f"\nsummary: {s['n_pass']} of {s['n_targets']} targets met; failed: {failed};"
+          f" unavailable: {unavailable}")
+    return 0
+
+
+def _add_survey(subparsers):
+    p = subparsers.add_parser(
+        "survey", help="weigh every cluster of a catalogue",
+        description="Weigh each cluster of a table (name, ra, dec, redshift) with the galaxies"
+                    " of another table (ra, dec, redshift or cz) and write one row per cluster:"
+                    " mass summaries, galaxies in the window, flags and a reason. Tables in"
+                    " any format astropy reads (FITS, ECSV, CSV, ...), guessed from the"
+                    " extension.",
+    )
+    p.add_argument("clusters", help="table of clusters")
+    p.add_argument("galaxies", help="table of galaxies")
+    p.add_argument("--output", "-o", required=True, metavar="FILE",
+                   help="table to write (format from the extension, or --format)")
+    p.add_argument("--model", default=None,
+                   help="'contaminated' (default), 'pure', 'msigma' or a model directory")
+    p.add_argument("--prior", default=None, choices=PRIORS,
+                   help="prior on log M of flow posteriors (default: flat, as in training)")
+    p.add_argument("--format", default=None, metavar="FMT",
+                   help="astropy table format of FILE (e.g. fits, ascii.ecsv)")
+    p.add_argument("--chunk", type=int, default=None, metavar="N",
+                   help="clusters matched and weighed together (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the M-sigma bootstrap")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    p.set_defaults(func=_run_survey)
+
+
+def _run_survey(args):
+    from .survey import weigh_catalogue_files
+
+    kwargs = {} if args.chunk is None else {"chunk": args.chunk}
+    t = weigh_catalogue_files(args.clusters, args.galaxies, args.output,
+                              overwrite=args.overwrite, format=args.format, model=args.model,
+                              prior=args.prior, seed=args.seed, **kwargs)
+    m = t.meta
+    print(f"wrote {args.output}: {m['n_clusters']} clusters, {m['n_weighed']} weighed"
+          f" ({m['method']}); flagged: {m['n_flag_few_galaxies']} too few galaxies,"
+          f" {m['n_flag_outside_training_range']} outside the training range,"
+          f" {m['n_flag_support_edge']} at the support edge, {m['n_flag_failed']} without mass")
+    return 0
+
+
 def build_parser():
     """The `argparse.ArgumentParser` of the ``clustermass`` command."""
     from ._config import __version__
@@ -362,6 +471,8 @@ def build_parser():
     _add_train(subparsers)
     _add_evaluate(subparsers)
     _add_table1(subparsers)
+    _add_survey(subparsers)
+    _add_stress(subparsers)
     return parser
 
 

@@ -13,16 +13,20 @@ space that is already computed (`ClusterMass.from_phase_space`), then call
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
+from astropy.cosmology import units as cu
 from astropy.table import QTable, Table
 
 from . import models
-from ._units import R_UNIT, V_UNIT, value_in
+from ._columns import column_values, find_column
+from ._units import C_KMS, R_UNIT, V_UNIT, cluster_redshift, value_in
 from .exceptions import (
     InvalidInputError,
     NEDError,
     NoRedshiftsWarning,
     OfflineError,
     OfflineSnapshotWarning,
+    RedshiftExtrapolationWarning,
+    SupportEdgeWarning,
     UnknownClusterError,
     warn_user,
 )
@@ -35,7 +39,8 @@ from .phasespace import (
     resolve_cosmology,
 )
 
-__all__ = ["ClusterMass", "MIN_GALAXIES", "DEFAULT_MODEL", "DEFAULT_PRIOR"]
+__all__ = ["ClusterMass", "MIN_GALAXIES", "DEFAULT_MODEL", "DEFAULT_PRIOR",
+           "TRAINING_REDSHIFT_TOLERANCE"]
 
 #: Fewest galaxies inside the phase-space window for which a mass is inferred
 #: (the mock catalogues of Ho et al. 2019 drop clusters with fewer than 10).
@@ -52,31 +57,12 @@ DEFAULT_MODEL = models.DEFAULT_MODEL
 #: for clusters drawn at random from the cosmic population, not at fixed mass).
 DEFAULT_PRIOR = "flat"
 
-_RA_NAMES = ("ra", "RA", "RA(deg)", "RAJ2000", "_RAJ2000", "ra_deg")
-_DEC_NAMES = ("dec", "DEC", "Dec", "DEC(deg)", "DEJ2000", "_DEJ2000", "dec_deg")
-_Z_NAMES = ("redshift", "z", "Redshift (z)", "zspec", "z_spec", "Z")
-_CZ_NAMES = ("cz", "velocity", "Velocity", "vel")
-
-
-def _find(table, names):
-    for name in names:
-        if name in table.colnames:
-            return name
-    return None
-
-
-def _column_values(col, unit, name):
-    """A table column as a float array in ``unit``, masked entries as NaN."""
-    mask = np.ma.getmaskarray(col) if hasattr(col, "mask") else np.zeros(len(col), bool)
-    if isinstance(col, u.Quantity) or getattr(col, "unit", None) is not None:
-        q = u.Quantity(np.ma.filled(col, np.nan) if hasattr(col, "mask") else col, col.unit)
-        values = value_in(q, unit, name, equivalencies=u.dimensionless_angles())
-    else:
-        values = np.asarray(np.ma.filled(col, np.nan), dtype=float)
-    values = np.array(values, dtype=float)
-    values[mask] = np.nan
-    return values
-
+#: How far (in z) outside a flow's training redshifts `ClusterMass.infer`
+#: accepts a cluster without a warning. Velocities at fixed M200c scale with h(z) M200c
+#: (Evrard et al. 2008), a mass bias of order log10[E(z)/E(z_train)]: 0.021-0.023
+#: dex at 0.117 -+ 0.1 in Planck13, about half the narrowest posterior widths
+#: (user guide, "Inputs and units").
+TRAINING_REDSHIFT_TOLERANCE = 0.1
 
 class ClusterMass:
     """A galaxy cluster seen through its galaxies' projected phase space.
@@ -86,10 +72,13 @@ class ClusterMass:
     Parameters
     ----------
     galaxies : `~astropy.table.QTable`
-        One row per galaxy, with at least ``R`` (h^-1 Mpc) and ``v`` (km/s);
-        ``ra``, ``dec`` and ``redshift`` when known.
-    redshift : float
-        Cluster redshift.
+        One row per galaxy, with at least ``R`` (h^-1 Mpc, or a physical
+        length converted with the Hubble constant of ``cosmology``) and ``v``
+        (km/s); ``ra``, ``dec`` and ``redshift`` when known. Columns without
+        units are taken in h^-1 Mpc and km/s with a
+        `~clustermass.exceptions.UnitsAssumedWarning`.
+    redshift : float or `~astropy.units.Quantity` ['redshift']
+        Cluster redshift, a finite number > 0 (required).
     name : str, optional
         Cluster name.
     center : `~astropy.coordinates.SkyCoord`, optional
@@ -109,37 +98,52 @@ class ClusterMass:
         for col in ("R", "v"):
             if col not in galaxies.colnames:
                 raise InvalidInputError(f"galaxies must have a {col!r} column")
-        self.galaxies = QTable(galaxies)
-        self.galaxies["R"] = value_in(self.galaxies["R"], R_UNIT, "R") * R_UNIT
-        self.galaxies["v"] = value_in(self.galaxies["v"], V_UNIT, "v") * V_UNIT
-        if redshift is None:
-            raise InvalidInputError("the cluster redshift is required")
-        self.redshift = float(redshift)
-        self.name = name
-        self.center = center
+        self.redshift = cluster_redshift(redshift)
         self.cosmology = resolve_cosmology(cosmology)
-        self.source = source or "user table"
+        self.galaxies = QTable(galaxies)
+        self.galaxies["R"] = value_in(self.galaxies["R"], R_UNIT, "R",
+                                      equivalencies=cu.with_H0(self.cosmology.H0),
+                                      warn_plain=True) * R_UNIT
+        self.galaxies["v"] = value_in(self.galaxies["v"], V_UNIT, "v", warn_plain=True) * V_UNIT
+        self.name = None if name is None else str(name)
+        self.center = center
+        self.source = str(source or "user table")
         self.galaxies.meta.update(
-            {"cluster": name, "redshift": self.redshift, "source": self.source,
+            {"cluster": self.name, "redshift": self.redshift, "source": self.source,
              "cosmology": self.cosmology.name}
         )
 
     # -- constructors --------------------------------------------------------
     @classmethod
-    def from_phase_space(cls, R, v, /, *, redshift=None, name=None, cosmology=None,
-                         source=None):
+    def from_phase_space(cls, R, v, /, *, redshift, name=None, cosmology=None, source=None):
         """A cluster from projected radii and line-of-sight velocities.
 
         Parameters
         ----------
-        R : `~astropy.units.Quantity` ['length' / littleh]
-            Projected radii in h^-1 Mpc (``u.Mpc / cu.littleh``); plain numbers
-            are taken to be in h^-1 Mpc.
+        R : `~astropy.units.Quantity` ['length' / littleh] or ['length']
+            Projected radii in h^-1 Mpc (``u.Mpc / cu.littleh``), or in a
+            physical length (``u.Mpc``, ``u.kpc``), converted to h^-1 Mpc with
+            the Hubble constant of ``cosmology`` (R [h^-1 Mpc] = h R [Mpc]).
+            Plain numbers are taken in h^-1 Mpc, with a
+            `~clustermass.exceptions.UnitsAssumedWarning`.
         v : `~astropy.units.Quantity` ['speed']
-            Rest-frame line-of-sight velocities; plain numbers are km/s.
-        redshift : float, optional
-            Cluster redshift (needed by M-sigma for h(z); default 0, i.e. no
-            evolution correction, with a log message).
+            Rest-frame line-of-sight velocities. Plain numbers are taken in
+            km/s, with a `~clustermass.exceptions.UnitsAssumedWarning`.
+        redshift : float or `~astropy.units.Quantity` ['redshift']
+            Cluster redshift, a finite number > 0. Required: the velocities
+            were measured in the cluster's rest frame, so its redshift is
+            known; M-sigma needs it for h(z), and flows check it against
+            their training redshift.
+        name : str, optional
+            Cluster name.
+        cosmology : `~astropy.cosmology.Cosmology`, optional
+            Cosmology whose h converts physical radii; default Planck13.
+
+        Raises
+        ------
+        InvalidInputError
+            Radii or velocities in the wrong units, NaN, negative radii,
+            velocities that look like redshifts, a missing or invalid redshift.
 
         Examples
         --------
@@ -153,10 +157,13 @@ class ClusterMass:
         >>> ClusterMass.from_phase_space(R, v, redshift=0.05, name="toy")
         ClusterMass(name='toy', redshift=0.05, n_galaxies=194, source='phase space')
         """
-        r = value_in(R, R_UNIT, "R")
-        vv = value_in(v, V_UNIT, "v")
-        if isinstance(v, u.Quantity) and v.unit.physical_type == "dimensionless":
+        redshift = cluster_redshift(redshift)
+        cosmology = resolve_cosmology(cosmology)
+        if isinstance(v, u.Quantity) and v.unit.is_equivalent(
+                u.one, equivalencies=cu.dimensionless_redshift()):
             raise InvalidInputError("v is dimensionless: give velocities in km/s, not redshifts")
+        r = value_in(R, R_UNIT, "R", equivalencies=cu.with_H0(cosmology.H0), warn_plain=True)
+        vv = value_in(v, V_UNIT, "v", warn_plain=True)
         if r.shape != vv.shape or r.ndim != 1:
             raise InvalidInputError(
                 f"R and v must be 1-D with the same length, got shapes {r.shape} and {vv.shape}"
@@ -173,9 +180,6 @@ class ClusterMass:
                 "all velocities are below 5 km/s: they look like redshifts or velocities in"
                 " units of c; give rest-frame velocities in km/s"
             )
-        if redshift is None:
-            log.info("No cluster redshift given: M-sigma will assume z = 0 for h(z).")
-            redshift = 0.0
         galaxies = QTable({"R": r * R_UNIT, "v": vv * V_UNIT})
         return cls(galaxies, redshift=redshift, name=name, cosmology=cosmology,
                    source=source or "phase space")
@@ -193,10 +197,13 @@ class ClusterMass:
             in ``redshift`` or ``z`` (or velocities ``cz`` in km/s).
             Blank (masked) redshifts are dropped with a
             `~clustermass.exceptions.NoRedshiftsWarning`.
+            Columns without units are taken in degrees (positions) and km/s
+            (``cz``) with a `~clustermass.exceptions.UnitsAssumedWarning`,
+            unless the name spells the unit (``RA(deg)``, ``ra_deg``).
         center : `~astropy.coordinates.SkyCoord`
             Cluster centre.
-        redshift : float
-            Cluster redshift.
+        redshift : float or `~astropy.units.Quantity` ['redshift']
+            Cluster redshift, a finite number > 0 (required).
         name : str, optional
         cosmology : `~astropy.cosmology.Cosmology`, optional
             Default Planck13.
@@ -204,7 +211,8 @@ class ClusterMass:
         Raises
         ------
         InvalidInputError
-            Missing columns, NaN positions, a centre without a redshift.
+            Missing columns, NaN positions, a centre without a redshift, a
+            redshift that is not a positive number.
         """
         if not isinstance(table, Table):
             raise InvalidInputError("table must be an astropy Table or QTable")
@@ -214,43 +222,37 @@ class ClusterMass:
             raise InvalidInputError(
                 "a centre without a redshift: give the cluster redshift, e.g. redshift=0.0231"
             )
-        zc = value_in(redshift, u.dimensionless_unscaled, "redshift")
-        if zc.ndim != 0 or not np.isfinite(zc) or zc <= 0:
-            raise InvalidInputError(
-                f"the cluster redshift must be a positive number, got {redshift}")
-        zc = float(zc)
+        zc = cluster_redshift(redshift)
         if "coord" in table.colnames and isinstance(table["coord"], SkyCoord):
             coords = table["coord"]
         else:
-            ra_name, dec_name = _find(table, _RA_NAMES), _find(table, _DEC_NAMES)
+            ra_name, dec_name = find_column(table, "ra"), find_column(table, "dec")
             if ra_name is None or dec_name is None:
                 raise InvalidInputError(
                     "the table needs sky positions: columns 'ra' and 'dec' (degrees) or a"
                     f" SkyCoord column 'coord'; it has {table.colnames}"
                 )
-            ra = _column_values(table[ra_name], u.deg, ra_name)
-            dec = _column_values(table[dec_name], u.deg, dec_name)
+            ra, _ = column_values(table, ra_name, u.deg)
+            dec, _ = column_values(table, dec_name, u.deg)
             bad = ~(np.isfinite(ra) & np.isfinite(dec))
             if bad.any():
                 raise InvalidInputError(
                     f"{bad.sum()} galaxies have NaN or blank positions; remove them first"
                 )
             coords = SkyCoord(ra * u.deg, dec * u.deg)
-        z_name = _find(table, _Z_NAMES)
+        z_name = find_column(table, "redshift")
+        cz_name = None
         if z_name is not None:
-            z = _column_values(table[z_name], u.dimensionless_unscaled, z_name)
+            z, blank = column_values(table, z_name, u.dimensionless_unscaled)
         else:
-            cz_name = _find(table, _CZ_NAMES)
+            cz_name = find_column(table, "cz")
             if cz_name is None:
                 raise InvalidInputError(
                     "the table has no redshifts: it needs a 'redshift' (or 'z') column, or"
                     f" velocities 'cz' in km/s; it has {table.colnames}"
                 )
-            z = _column_values(table[cz_name], V_UNIT, cz_name) / (
-                line_of_sight_velocity(1.0, 0.0).to_value(V_UNIT)
-            )
-        blank = np.ma.getmaskarray(table[z_name or cz_name]) if hasattr(
-            table[z_name or cz_name], "mask") else np.zeros(len(table), bool)
+            cz, blank = column_values(table, cz_name, V_UNIT)
+            z = cz / C_KMS
         nan = ~np.isfinite(z) & ~blank
         if nan.any():
             raise InvalidInputError(
@@ -292,9 +294,10 @@ class ClusterMass:
         name_or_coord : str or `~astropy.coordinates.SkyCoord`
             One of the reference clusters (`clustermass.clusters.reference_clusters`,
             e.g. ``"Coma"``, ``"A1689"``), or a centre.
-        redshift : float, optional
-            Cluster redshift; required with a `~astropy.coordinates.SkyCoord`,
-            optional for a reference cluster (which has one).
+        redshift : float or `~astropy.units.Quantity` ['redshift'], optional
+            Cluster redshift (> 0); required with a
+            `~astropy.coordinates.SkyCoord`, optional for a reference cluster
+            (which has one).
         offline : bool, optional
             Do not try the network; use the shipped snapshot (and say so in
             the log, not with a warning, since it was asked for).
@@ -309,6 +312,8 @@ class ClusterMass:
         """
         from . import clusters
 
+        if redshift is not None:
+            redshift = cluster_redshift(redshift)
         name = None
         if isinstance(name_or_coord, str):
             try:
@@ -322,11 +327,10 @@ class ClusterMass:
                 center = cls._resolve_name(name_or_coord)
                 name = name_or_coord
             else:
-                name = ref["name"]
+                name = str(ref["name"])
                 center = SkyCoord(ref["ra"], ref["dec"], unit="deg")
                 if redshift is None:
-                    redshift = float(value_in(ref["redshift"], u.dimensionless_unscaled,
-                                              "redshift"))
+                    redshift = cluster_redshift(ref["redshift"])
         elif isinstance(name_or_coord, SkyCoord):
             center = name_or_coord
             if redshift is None:
@@ -407,7 +411,10 @@ class ClusterMass:
         return grid.histogram(self.galaxies["R"], self.galaxies["v"])
 
     def __repr__(self):
-        args = ", ".join(f"{p}={getattr(self, p)!r}" for p in self._params)
+        def plain(value):  # numpy scalars as Python ones: 'Coma', not np.str_('Coma')
+            return value.item() if isinstance(value, np.generic) else value
+
+        args = ", ".join(f"{p}={plain(getattr(self, p))!r}" for p in self._params)
         return f"{type(self).__name__}({args})"
 
     # -- inference -----------------------------------------------------------
@@ -430,6 +437,8 @@ class ClusterMass:
             "n_galaxies": n,
             "source": self.source,
             "cosmology": self.cosmology.name,
+            "h": float(self.cosmology.h),
+            "mass_definition": "200c",
             "grid": grid.to_dict(),
             "clustermass_version": __version__,
         }
@@ -468,20 +477,68 @@ class ClusterMass:
         ------
         InvalidInputError
             Fewer than `~clustermass.core.MIN_GALAXIES` galaxies in the window.
+
+        Warns
+        -----
+        RedshiftExtrapolationWarning
+            A flow at a redshift farther than `TRAINING_REDSHIFT_TOLERANCE`
+            from its ``training_redshift_range`` (else from its training
+            universe's redshift); the accepted range is recorded in
+            ``meta["accepted_redshift_range"]``.
+        SupportEdgeWarning
+            The posterior piles up at an edge of what the model can return
+            (`~clustermass.posterior.MassPosterior.at_support_edge`, also in
+            ``meta["at_support_edge"]``).
         """
         model = load_model(model)
         grid = model.grid
         n = self._check_enough(grid)
+        meta = self._meta(grid, n)
         if hasattr(model, "posterior_from_velocities"):
             # An estimator that reads velocities (M-sigma), not the histogram.
             v = self.in_window(grid)["v"]
-            return model.posterior_from_velocities(
+            post = model.posterior_from_velocities(
                 v, self.redshift, cosmology=self.cosmology, n_bootstrap=n_bootstrap, seed=seed,
-                meta=self._meta(grid, n))
-        prior = DEFAULT_PRIOR if prior is None else prior
-        post = model.posterior(self.histogram(grid), prior=prior, redshift=self.redshift)
-        post.meta.update(self._meta(grid, n))
+                meta=meta)
+        else:
+            z_range = self._check_training_redshift(model)
+            prior = DEFAULT_PRIOR if prior is None else prior
+            post = model.posterior(self.histogram(grid), prior=prior, redshift=self.redshift)
+            post.meta.update(meta)
+            if z_range is not None:
+                post.meta["accepted_redshift_range"] = list(z_range)
+        edge = post.at_support_edge
+        post.meta["at_support_edge"] = edge
+        if edge:
+            lo, hi = post.support
+            warn_user(
+                f"the mass posterior of {self.name or 'the cluster'} piles up at an edge of"
+                f" the masses {post.method} can return (log10 M200c in [{lo:.2f}, {hi:.2f}]"
+                f" h^-1 Msun): median {post.median:.2f}; the true mass may lie beyond it",
+                SupportEdgeWarning, stacklevel=2)
         return post
+
+    def _check_training_redshift(self, model):
+        """(lo, hi): the training redshifts -+ `TRAINING_REDSHIFT_TOLERANCE`; warns outside."""
+        z_range = getattr(model, "training_redshift_range", None)
+        if z_range is None:
+            universe = getattr(model, "training_universe", None)
+            if universe is None:
+                return None
+            z_range = (universe.redshift, universe.redshift)
+        z_min, z_max = (float(getattr(z, "value", z)) for z in z_range)
+        lo = max(z_min - TRAINING_REDSHIFT_TOLERANCE, 0.0)
+        hi = z_max + TRAINING_REDSHIFT_TOLERANCE
+        if not lo <= self.redshift <= hi:
+            e, z_near = self.cosmology.efunc, min(max(self.redshift, z_min), z_max)
+            warn_user(
+                f"cluster redshift z = {self.redshift:.4g} lies outside the redshifts the model"
+                f" accepts ({lo:.3f} to {hi:.3f}: trained at {z_min:.3g} to {z_max:.3g}, -+"
+                f"{TRAINING_REDSHIFT_TOLERANCE}); at fixed velocities, self-similar scaling"
+                " puts the mass off by of order log10[E(z) / E(z_train)] ="
+                f" {np.log10(e(self.redshift) / e(z_near)):+.3f} dex",
+                RedshiftExtrapolationWarning, stacklevel=3)
+        return lo, hi
 
     # -- plots ---------------------------------------------------------------
     def plot_phase_space(self, *, grid=None, fig=None):

@@ -26,7 +26,10 @@ __all__ = [
     "FewMembersWarning",
     "NoRedshiftsWarning",
     "ModelExtrapolationWarning",
+    "RedshiftExtrapolationWarning",
+    "SupportEdgeWarning",
     "OfflineSnapshotWarning",
+    "UnitsAssumedWarning",
     "warn_user",
 ]
 
@@ -81,6 +84,26 @@ class NoRedshiftsWarning(ClusterMassWarning):
 
 class ModelExtrapolationWarning(ClusterMassWarning):
     """The input lies outside the range the model was trained on."""
+
+
+class RedshiftExtrapolationWarning(ModelExtrapolationWarning):
+    """The cluster redshift lies outside the redshifts the model was trained at."""
+
+
+class SupportEdgeWarning(ModelExtrapolationWarning):
+    """The posterior piles up at an edge of the masses the model was trained on.
+
+    See `clustermass.posterior.MassPosterior.at_support_edge`.
+    """
+
+
+class UnitsAssumedWarning(ClusterMassWarning):
+    """A plain number was given for a physical quantity and taken in its default unit.
+
+    The default units (h^-1 Mpc for projected radii, km/s for velocities,
+    degrees for sky positions) are listed in the user guide ("Inputs and
+    units"); give an `~astropy.units.Quantity` to silence the warning.
+    """
 
 
 class OfflineSnapshotWarning(ClusterMassWarning):

@@ -15,8 +15,13 @@ R in [0, 1.6] h^-1 Mpc and v in [-2200, 2200] km/s, 50 x 50 bins. A grid is
 saved with every model so that inputs are always binned like the training
 data.
 
-Internal units: functions that take plain arrays (``*_values``) assume R in
-h^-1 Mpc and v in km/s. Public functions take and return `~astropy.units.Quantity`.
+Units: public functions take and return `~astropy.units.Quantity`. A plain
+number for a length or a speed is taken in the default unit (h^-1 Mpc, km/s)
+with a `~clustermass.exceptions.UnitsAssumedWarning`, except in the binning
+methods of `PhaseSpaceGrid` (``histogram``, ``histograms``, ``contains``),
+the array-level inner loop that the mocks call with millions of galaxies:
+these take plain arrays in h^-1 Mpc and km/s silently (see the user guide,
+"Inputs and units").
 """
 
 import json
@@ -27,7 +32,7 @@ from astropy.cosmology import units as cu
 
 from . import _units
 from ._io import write_json_atomic
-from ._units import C_KMS, check_redshift, value_in
+from ._units import C_KMS, check_redshift, cluster_redshift, value_in
 from .exceptions import InvalidInputError
 
 __all__ = [
@@ -126,18 +131,33 @@ def projected_radius(coords, center, z_cluster, /, *, cosmology=None):
         In ``u.Mpc / cu.littleh``.
     """
     cosmo = resolve_cosmology(cosmology)
-    zc = float(check_redshift(z_cluster, "z_cluster"))
-    if zc <= 0:
-        raise InvalidInputError(f"the cluster redshift must be positive, got {zc}")
+    zc = cluster_redshift(z_cluster, "z_cluster")
     theta = center.separation(coords).to_value(u.rad)
     d_a = cosmo.angular_diameter_distance(zc).to_value(u.Mpc)
     return theta * d_a * cosmo.h * R_UNIT
 
 
 def angular_radius(radius, z_cluster, /, *, cosmology=None):
-    """Angle subtended by a projected radius (in h^-1 Mpc) at the cluster redshift.
+    """Angle subtended by a projected radius at the cluster redshift.
 
     The inverse of `projected_radius`; used to size NED cone searches.
+
+    Parameters
+    ----------
+    radius : `~astropy.units.Quantity` ['length' / littleh] or ['length']
+        Projected radius in h^-1 Mpc, or a physical length (``u.Mpc``,
+        ``u.kpc``), converted with the Hubble constant of ``cosmology``. A
+        plain number is taken in h^-1 Mpc, with a
+        `~clustermass.exceptions.UnitsAssumedWarning`.
+    z_cluster : float or `~astropy.units.Quantity` ['redshift']
+        Cluster redshift, > 0.
+    cosmology : `~astropy.cosmology.Cosmology`, optional
+        Defaults to Planck13 (see `resolve_cosmology`).
+
+    Returns
+    -------
+    theta : `~astropy.coordinates.Angle`
+        In degrees.
 
     Examples
     --------
@@ -149,10 +169,8 @@ def angular_radius(radius, z_cluster, /, *, cosmology=None):
     from astropy.coordinates import Angle
 
     cosmo = resolve_cosmology(cosmology)
-    r = value_in(radius, R_UNIT, "radius")
-    zc = float(check_redshift(z_cluster, "z_cluster"))
-    if zc <= 0:
-        raise InvalidInputError(f"the cluster redshift must be positive, got {zc}")
+    r = value_in(radius, R_UNIT, "radius", equivalencies=cu.with_H0(cosmo.H0), warn_plain=True)
+    zc = cluster_redshift(z_cluster, "z_cluster")
     d_a = cosmo.angular_diameter_distance(zc).to_value(u.Mpc) * cosmo.h
     return Angle((r / d_a) * u.rad).to(u.deg)
 
@@ -160,12 +178,20 @@ def angular_radius(radius, z_cluster, /, *, cosmology=None):
 def redshift_window(z_cluster, v_max, /):
     """Redshift range whose rest-frame velocities lie within +-``v_max`` of the cluster.
 
+    Parameters
+    ----------
+    z_cluster : float or `~astropy.units.Quantity` ['redshift']
+        Cluster redshift.
+    v_max : `~astropy.units.Quantity` ['speed']
+        Half-width of the window (a plain number is km/s, with a
+        `~clustermass.exceptions.UnitsAssumedWarning`).
+
     Returns
     -------
     z_min, z_max : float
     """
     zc = float(check_redshift(z_cluster, "z_cluster"))
-    vm = float(value_in(v_max, V_UNIT, "v_max"))
+    vm = float(value_in(v_max, V_UNIT, "v_max", warn_plain=True))
     dz = vm / C_KMS * (1.0 + zc)
     return zc - dz, zc + dz
 
@@ -182,6 +208,14 @@ class PhaseSpaceGrid:
         Default 2200 km/s.
     n_r, n_v : int, optional
         Number of bins in R and v (default 50 each, Kodi Ramanah et al. 2020).
+
+    Notes
+    -----
+    The binning methods (`histogram`, `histograms`, `contains`) are the
+    array-level inner loop of the mocks and the flows: they take Quantities,
+    or plain arrays in h^-1 Mpc and km/s without a warning. A grid has no
+    cosmology, so radii in physical lengths (``u.Mpc``) are refused here;
+    `~clustermass.core.ClusterMass` converts them with its cosmology.
 
     Examples
     --------

@@ -9,6 +9,11 @@ samples, a table and a plot in the style of Kodi Ramanah et al. (2020, MNRAS
 
 The interface follows the posterior objects of ``sbi``: ``post.sample(1000)``,
 ``post.median``, ``post.percentile([16, 84])``, ``post.pdf(x)``.
+
+Masses are M200c, the mass inside the sphere whose mean density is 200 times
+the critical density at the cluster redshift, in h^-1 Msun as the simulations
+quote them; `MassPosterior.summary_quantity` and `MassPosterior.mass_msun`
+convert them to Msun with the h of the cosmology recorded in ``meta``.
 """
 
 import numpy as np
@@ -18,13 +23,29 @@ from astropy.table import QTable
 
 from ._stats import cdf_rows, quantiles_rows
 from .exceptions import InvalidInputError
+from .phasespace import resolve_cosmology
 
-__all__ = ["MassPosterior", "default_log_mass_grid", "MASS_UNIT", "LOG_MASS_LABEL"]
+__all__ = [
+    "MassPosterior",
+    "default_log_mass_grid",
+    "MASS_UNIT",
+    "LOG_MASS_LABEL",
+    "MASS_DEFINITION",
+    "SUPPORT_EDGE_WIDTH",
+    "SUPPORT_EDGE_PROBABILITY",
+]
 
 #: Unit of M200c: h^-1 Msun, in astropy's little-h convention.
 MASS_UNIT = u.Msun / cu.littleh
 #: Axis label used in tables and plots.
 LOG_MASS_LABEL = r"$\log_{10}[M_{200c}\,/\,(h^{-1}\,M_\odot)]$"
+#: The mass definition of every posterior: 200 times the critical density.
+MASS_DEFINITION = "200c"
+#: Width (dex) of the band at each end of a posterior's support that
+#: `MassPosterior.at_support_edge` inspects.
+SUPPORT_EDGE_WIDTH = 0.05
+#: Probability inside that band above which a posterior is "at the support edge".
+SUPPORT_EDGE_PROBABILITY = 0.01
 
 
 def default_log_mass_grid():
@@ -49,7 +70,10 @@ class MassPosterior:
         Name of the estimator that produced it, e.g. ``'flow:contaminated'`` or
         ``'msigma'``.
     meta : dict, optional
-        Provenance: model, versions, cosmology, data source.
+        Provenance: model, versions, cosmology, data source. Entries read
+        here: ``"h"`` (or else ``"cosmology"``, the name of an astropy
+        realization; else Planck13) for conversions to Msun, and ``"support"``,
+        the ``(lo, hi)`` log masses a model can return, for `at_support_edge`.
 
     Examples
     --------
@@ -61,6 +85,15 @@ class MassPosterior:
     array([14.80052, 14.99948])
     >>> post.mass  # doctest: +FLOAT_CMP
     <Quantity 7.94328235e+14 solMass / littleh>
+
+    In Msun, with the h of the cosmology in ``meta`` (Planck13 when none is
+    recorded, h = 0.6777):
+
+    >>> post.mass_msun  # doctest: +FLOAT_CMP
+    <Quantity 1.17209714e+15 solMass>
+    >>> s = post.summary_quantity()
+    >>> s["mass_definition"], s["cosmology"], s["h"]
+    ('200c', 'Planck13', 0.6777)
     """
 
     _params = ("method", "mean", "std")
@@ -199,6 +232,114 @@ class MassPosterior:
     def mass_interval(self, level=0.6827):
         """Central credible interval of M200c as a Quantity in h^-1 Msun."""
         return 10 ** np.array(self.interval(level)) * MASS_UNIT
+
+    def hubble_h(self, cosmology=None):
+        """The h that converts this posterior's h^-1 Msun to Msun, and its cosmology.
+
+        Parameters
+        ----------
+        cosmology : `~astropy.cosmology.Cosmology` or str, optional
+            Use this cosmology's h. By default ``meta["h"]`` (recorded by
+            `~clustermass.core.ClusterMass.infer`), else the cosmology named in
+            ``meta["cosmology"]``, else Planck13, the cosmology of the
+            training mocks.
+
+        Returns
+        -------
+        h : float
+        cosmology_name : str or None
+        """
+        if cosmology is None and "h" in self.meta:
+            return float(self.meta["h"]), self.meta.get("cosmology")
+        if cosmology is None:
+            cosmology = self.meta.get("cosmology") or "Planck13"
+        try:
+            cosmo = resolve_cosmology(cosmology)
+        except ValueError as exc:  # an unknown realization name
+            raise InvalidInputError(
+                f"cannot find the h of cosmology {cosmology!r} ({exc}); pass"
+                " cosmology=<an astropy Cosmology>"
+            ) from None
+        return float(cosmo.h), cosmo.name
+
+    def _to_msun(self, log_mass, cosmology=None):
+        h, _ = self.hubble_h(cosmology)
+        h0 = 100 * h * u.km / u.s / u.Mpc
+        return (10 ** np.asarray(log_mass, dtype=float) * MASS_UNIT).to(u.Msun, cu.with_H0(h0))
+
+    @property
+    def mass_msun(self):
+        """Posterior median of M200c as a Quantity in Msun (h from `hubble_h`)."""
+        return self._to_msun(self.median)
+
+    def summary_quantity(self, *, cosmology=None):
+        """The summary as Quantities of M200c in Msun, with the h used stated.
+
+        The h^-1 Msun masses are divided by the h of `hubble_h` (by default the
+        cluster's cosmology, recorded in ``meta``).
+
+        Parameters
+        ----------
+        cosmology : `~astropy.cosmology.Cosmology` or str, optional
+            Convert with this cosmology's h instead.
+
+        Returns
+        -------
+        summary : dict
+            ``m200c`` (the median), ``m200c_16``, ``m200c_84``, ``m200c_2.5``
+            and ``m200c_97.5`` (Quantities in Msun), ``mass_definition``
+            (``'200c'``: mean density 200 times the critical density),
+            ``h``, ``cosmology`` and ``method``.
+        """
+        h, name = self.hubble_h(cosmology)
+        lo1, hi1 = self.interval(0.6827)
+        lo2, hi2 = self.interval(0.9545)
+        masses = self._to_msun([self.median, lo1, hi1, lo2, hi2], cosmology)
+        keys = ("m200c", "m200c_16", "m200c_84", "m200c_2.5", "m200c_97.5")
+        return {"method": self.method, "mass_definition": MASS_DEFINITION,
+                "cosmology": name, "h": h, **dict(zip(keys, masses, strict=True))}
+
+    @property
+    def support(self):
+        """``(lo, hi)``: the log masses the estimator can return.
+
+        ``meta["support"]`` when the model records it (a flow's training
+        range of masses), else the ends of `log_mass_grid`.
+        """
+        s = self.meta.get("support")
+        if s is None:
+            return float(self._x[0]), float(self._x[-1])
+        try:
+            lo, hi = (float(x) for x in s)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f'meta["support"] must be a (lo, hi) pair, got {s!r}') from None
+        return lo, hi
+
+    @property
+    def at_support_edge(self):
+        """Whether the posterior piles up at an edge of its `support`.
+
+        True when more than `SUPPORT_EDGE_PROBABILITY` (1 %) of the
+        probability lies within `SUPPORT_EDGE_WIDTH` (0.05 dex) of either end
+        of the support, or beyond it. A model cannot return masses outside its
+        support, so such a posterior is truncated there: the true mass may
+        lie beyond it and the summaries are biased towards the inside.
+        `~clustermass.core.ClusterMass.infer` then warns with
+        `~clustermass.exceptions.SupportEdgeWarning`.
+
+        Examples
+        --------
+        >>> from clustermass import MassPosterior
+        >>> MassPosterior.from_normal(14.9, 0.1, method="x").at_support_edge
+        False
+        >>> MassPosterior.from_normal(15.5, 0.1, method="x",
+        ...                           meta={"support": (13.2, 15.6)}).at_support_edge
+        True
+        """
+        lo, hi = self.support
+        below = float(self.cdf(lo + SUPPORT_EDGE_WIDTH))
+        above = 1.0 - float(self.cdf(hi - SUPPORT_EDGE_WIDTH))
+        return below > SUPPORT_EDGE_PROBABILITY or above > SUPPORT_EDGE_PROBABILITY
 
     def sample(self, n, *, seed=None):
         """Draw ``n`` samples of log10[M200c / (h^-1 Msun)] (inverse-CDF sampling)."""

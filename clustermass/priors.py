@@ -25,8 +25,8 @@ import numpy as np
 
 from .exceptions import InvalidInputError
 
-__all__ = ["mass_function_prior", "reweight", "check_prior", "PRIORS", "TrainingUniverse",
-           "MDPL2_UNIVERSE"]
+__all__ = ["mass_function_prior", "reweight", "check_prior", "check_support", "PRIORS",
+           "TrainingUniverse", "MDPL2_UNIVERSE", "catalogue_support", "catalogue_redshift_range"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +65,111 @@ class TrainingUniverse:
             v = uni.get(f.name, meta.get(f.name))
             values[f.name] = getattr(default, f.name) if v is None else f.type(v)
         return cls(**values)
+
+
+def _universe_entries(meta):
+    meta = meta if isinstance(meta, dict) else {}
+    uni = meta.get("universe")
+    return meta, (uni if isinstance(uni, dict) else {})
+
+
+def catalogue_support(meta):
+    """``(lo, hi)``: the range of host log10[M200c / (h^-1 Msun)] of a mock catalogue, or `None`.
+
+    Read from the catalogue's ``meta["universe"]`` (``log_mass_min``,
+    ``log_mass_max``); `None` when missing or not a finite ``lo < hi`` pair.
+    A flow trained on the catalogue has seen no mass outside it
+    (`~clustermass.flow.MassFlow.training_support`).
+
+    Examples
+    --------
+    >>> from clustermass.priors import catalogue_support
+    >>> catalogue_support({"universe": {"log_mass_min": 13.2, "log_mass_max": 15.6}})
+    (13.2, 15.6)
+    >>> catalogue_support({}) is None
+    True
+    """
+    _, uni = _universe_entries(meta)
+    try:
+        lo, hi = float(uni["log_mass_min"]), float(uni["log_mass_max"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        return None
+    return lo, hi
+
+
+def catalogue_redshift_range(meta):
+    """``(z_min, z_max)`` of the clusters of a mock catalogue, from its ``meta``, or `None`.
+
+    The universe's ``redshift_range`` (``[lo, hi]``, the prior the cluster
+    redshifts were drawn from; ``clustermass mock --set redshift_range=...``)
+    or ``redshift_min`` and ``redshift_max``, in ``meta["universe"]`` or
+    ``meta``, when recorded; else ``(z, z)`` for a catalogue at the one
+    redshift ``z`` (``redshift``); `None` when neither is known.
+
+    Examples
+    --------
+    >>> from clustermass.priors import catalogue_redshift_range
+    >>> catalogue_redshift_range({"universe": {"redshift": 0.117}})
+    (0.117, 0.117)
+    >>> catalogue_redshift_range({"universe": {"redshift": 0.155,
+    ...                                        "redshift_range": [0.01, 0.3]}})
+    (0.01, 0.3)
+    """
+    meta, uni = _universe_entries(meta)
+
+    def get(name):
+        return uni.get(name, meta.get(name))
+
+    try:
+        pair = get("redshift_range")
+        if pair is not None:
+            lo, hi = (float(v) for v in pair)
+        elif get("redshift_min") is not None and get("redshift_max") is not None:
+            lo, hi = float(get("redshift_min")), float(get("redshift_max"))
+        elif get("redshift") is not None:
+            lo = hi = float(get("redshift"))
+        else:
+            return None
+    except (TypeError, ValueError):
+        return None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+        return None
+    return lo, hi
+
+
+def check_support(support):
+    """``support`` as a ``(lo, hi)`` pair of floats (or `None`); `InvalidInputError` if malformed.
+
+    Examples
+    --------
+    >>> from clustermass.priors import check_support
+    >>> check_support([13.2, 15.6])
+    (13.2, 15.6)
+    >>> check_support((15.0, 14.0))
+    Traceback (most recent call last):
+    ...
+    clustermass.exceptions.InvalidInputError: support must be a (lo, hi) pair ...
+    """
+    if support is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in support)
+    except (TypeError, ValueError):
+        lo = hi = np.nan
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise InvalidInputError(
+            f"support must be a (lo, hi) pair of finite log masses with lo < hi, got {support!r}")
+    return lo, hi
+
+
+def _inside(grid, support):
+    """Mask of the grid points inside ``support`` (ends included, to 1e-9 dex)."""
+    if support is None:
+        return np.ones(grid.shape, bool)
+    lo, hi = support
+    return (grid >= lo - 1e-9) & (grid <= hi + 1e-9)
 
 
 #: The universe of the paper's mocks and of clustermass' synthetic universe by
@@ -134,7 +239,7 @@ def _log_dn_dlogm(redshift, universe):
     return lm, np.log(np.maximum(dn, 1e-300))
 
 
-def mass_function_prior(log_mass_grid, *, redshift=None, universe=None):
+def mass_function_prior(log_mass_grid, *, redshift=None, universe=None, support=None):
     """Relative halo mass function dn/dlog M (Tinker et al. 2008) on a log-mass grid.
 
     Parameters
@@ -149,11 +254,14 @@ def mass_function_prior(log_mass_grid, *, redshift=None, universe=None):
         mock catalogues). Give the universe a model was trained in
         (`clustermass.flow.MassFlow.training_universe`) so that the prior
         matches its training set.
+    support : (float, float), optional
+        ``(lo, hi)``: the prior is zero outside this range of log masses
+        (e.g. `clustermass.flow.MassFlow.training_support`).
 
     Returns
     -------
     weights : ndarray
-        Proportional to dn/dlog M, with maximum 1.
+        Proportional to dn/dlog M, with maximum 1 (inside ``support``).
 
     Examples
     --------
@@ -164,15 +272,25 @@ def mass_function_prior(log_mass_grid, *, redshift=None, universe=None):
     True
     """
     universe = _universe(universe)
+    support = check_support(support)
     z = universe.redshift if redshift is None else redshift
     lm, log_dn = _log_dn_dlogm(float(z), universe)
     x = np.asarray(log_mass_grid, float)
-    out = np.exp(np.interp(x, lm, log_dn) - np.interp(x, lm, log_dn).max())
-    return out
+    inside = _inside(x, support)
+    log_w = np.interp(x, lm, log_dn)
+    if not inside.any():
+        return np.zeros_like(x)
+    return np.where(inside, np.exp(log_w - log_w[inside].max()), 0.0)
 
 
-def reweight(pdfs, log_mass_grid, prior, *, redshift=None, universe=None):
+def reweight(pdfs, log_mass_grid, prior, *, redshift=None, universe=None, support=None):
     """Re-weight posterior densities from a flat training prior to ``prior``.
+
+    A flow trained on a set flat in log M over ``support`` = (lo, hi) learnt
+    ``p_train(log M | d)`` with ``p_train(log M)`` constant inside and zero
+    outside; so does the re-weighted posterior: with ``support`` given,
+    densities outside it are set to zero under either prior, and the
+    mass-function weights apply inside it only.
 
     Parameters
     ----------
@@ -188,20 +306,43 @@ def reweight(pdfs, log_mass_grid, prior, *, redshift=None, universe=None):
     universe : `TrainingUniverse`, optional
         The universe of the prior (`mass_function_prior`); default
         `MDPL2_UNIVERSE`.
+    support : (float, float), optional
+        The training range of log masses
+        (`clustermass.flow.MassFlow.training_support`); `None`: no truncation.
 
     Returns
     -------
     pdfs : ndarray
-        Same shape; rows re-normalised on the grid.
+        Same shape; rows re-normalised on the grid (``'flat'`` without
+        ``support``: unchanged).
+
+    Raises
+    ------
+    InvalidInputError
+        A posterior vanishes (no probability left inside ``support`` or
+        under the prior).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clustermass.priors import reweight
+    >>> x = np.linspace(13.0, 16.0, 301)
+    >>> p = reweight(np.exp(-0.5 * ((x - 15.5) / 0.2) ** 2), x, "flat", support=(13.2, 15.6))
+    >>> float(p[x > 15.6 + 1e-9].max()), round(float(np.trapezoid(p, x)), 12)
+    (0.0, 1.0)
     """
     check_prior(prior)
+    support = check_support(support)
     pdfs = np.asarray(pdfs, float)
-    if prior == "flat":
+    if prior == "flat" and support is None:
         return pdfs
     grid = np.asarray(log_mass_grid, float)
-    w = mass_function_prior(grid, redshift=redshift, universe=universe)
+    if prior == "flat":
+        w = _inside(grid, support).astype(float)
+    else:
+        w = mass_function_prior(grid, redshift=redshift, universe=universe, support=support)
     out = pdfs * w
     norm = np.trapezoid(out, grid, axis=-1)
-    if np.any(norm <= 0):
+    if np.any(~(norm > 0)):
         raise InvalidInputError("a posterior vanishes after re-weighting")
     return out / np.expand_dims(norm, -1)

@@ -350,7 +350,12 @@ def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_B
             if model.grid not in hists_by_grid:
                 hists_by_grid[model.grid] = catalogue.histograms(model.grid)
             pdfs = model.pdf_grid(hists_by_grid[model.grid], lm_grid)
-            pdfs_by_model[id(model)] = reweight(pdfs, lm_grid, prior, redshift=redshift)
+            # as `MassFlow.posteriors` (what `ClusterMass.infer` returns): zero outside
+            # the training support, the prior in the model's training universe
+            pdfs_by_model[id(model)] = reweight(
+                pdfs, lm_grid, prior, redshift=redshift,
+                universe=getattr(model, "training_universe", None),
+                support=getattr(model, "training_support", None))
         return pdfs_by_model[id(model)]
 
     for label, model in models.items():

@@ -24,7 +24,19 @@ except metadata.PackageNotFoundError:
     release = "0.0.dev0"
 version = release.split("+")[0]
 
-extensions += ["sphinx.ext.mathjax"]  # noqa: F405
+extensions += ["sphinx.ext.mathjax", "myst_nb"]  # noqa: F405
+
+# Tutorial notebooks (docs/tutorials/*.ipynb) are stored without outputs and
+# executed by myst-nb at every build, so the published pages show what the
+# current code produces; an error in a cell fails the build. They need no
+# network and run in a few minutes on two cores. The test suite runs the same
+# notebooks through nbmake (pyproject.toml).
+nb_execution_mode = "force"
+nb_execution_timeout = 900
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "amsmath"]
 nitpicky = True
 # Types that numpydoc writes in parameter lists and that are not objects to link.
 nitpick_ignore = [

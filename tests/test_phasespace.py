@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from clustermass.exceptions import InvalidInputError
+from clustermass.exceptions import InvalidInputError, UnitsAssumedWarning
 from clustermass.phasespace import (
     R_UNIT,
     V_UNIT,
@@ -198,3 +198,41 @@ def test_velocity_round_trip(zc, v):
     z = zc + v / 299792.458 * (1 + zc)
     assert zmin <= z <= zmax
     assert u.isclose(line_of_sight_velocity(z, zc), v * V_UNIT, atol=1e-6 * V_UNIT)
+
+
+def test_angular_radius_takes_physical_lengths_with_the_cosmology_h():
+    h_inv = angular_radius(1.6 * R_UNIT, 0.05, cosmology=Planck13)
+    physical = angular_radius(1.6 / Planck13.h * u.Mpc, 0.05, cosmology=Planck13)
+    assert u.isclose(physical, h_inv)
+    cosmo = FlatLambdaCDM(H0=50, Om0=0.3)
+    assert u.isclose(angular_radius(800 * u.kpc, 0.05, cosmology=cosmo),
+                     angular_radius(0.4 * R_UNIT, 0.05, cosmology=cosmo))
+
+
+def test_plain_numbers_for_lengths_and_speeds_warn():
+    with pytest.warns(UnitsAssumedWarning, match="radius has no unit; taken to be in Mpc / littl"):
+        theta = angular_radius(1.6, 0.05, cosmology=Planck13)
+    assert u.isclose(theta, angular_radius(1.6 * R_UNIT, 0.05, cosmology=Planck13))
+    with pytest.warns(UnitsAssumedWarning, match="v_max has no unit; taken to be in km / s"):
+        window = redshift_window(0.1, 2200)
+    assert window == redshift_window(0.1, 2200 * V_UNIT)
+
+
+@pytest.mark.parametrize(
+    "z, match",
+    [("0.05", "must be a number, got str"), (True, "must be a number, got bool"),
+     (0.05 * u.km / u.s, "convertible to redshift"), (25.0, "looks like a velocity")],
+)
+def test_bad_cluster_redshifts(z, match):
+    c = SkyCoord(1 * u.deg, 1 * u.deg)
+    with pytest.raises(InvalidInputError, match=match):
+        projected_radius(c, c, z)
+    with pytest.raises(InvalidInputError, match=match):
+        angular_radius(1.6 * R_UNIT, z)
+
+
+def test_redshift_quantity_and_string_galaxy_redshifts():
+    assert u.isclose(line_of_sight_velocity(0.11 * cu.redshift, 0.1 * cu.redshift),
+                     line_of_sight_velocity(0.11, 0.1))
+    with pytest.raises(InvalidInputError, match="z must be numeric, got an array of dtype <U4"):
+        line_of_sight_velocity(["0.11", "0.12"], 0.1)

@@ -114,3 +114,62 @@ def test_bad_levels(gauss):
         gauss.interval(1.5)
     with pytest.raises(InvalidInputError, match="quantiles"):
         gauss.percentile(120)
+
+
+# -- masses in Msun ------------------------------------------------------------------
+def test_summary_quantity_in_msun_with_h_stated(gauss):
+    from astropy.cosmology import FlatLambdaCDM, Planck13
+
+    s = gauss.summary_quantity()  # no h recorded: Planck13, the mocks' cosmology
+    assert s["h"] == Planck13.h and s["cosmology"] == "Planck13"
+    assert s["mass_definition"] == "200c" and s["method"] == "test"
+    assert s["m200c"].unit == u.Msun
+    assert u.isclose(s["m200c"], 10**gauss.median / Planck13.h * u.Msun)
+    lo, hi = gauss.interval(0.6827)
+    assert u.allclose([s["m200c_16"], s["m200c_84"]], 10 ** np.array([lo, hi]) / 0.6777 * u.Msun)
+    assert s["m200c_2.5"] < s["m200c_16"] < s["m200c"] < s["m200c_84"] < s["m200c_97.5"]
+    assert u.isclose(gauss.mass_msun, s["m200c"])
+    # h recorded by ClusterMass.infer wins; a cosmology argument wins over both.
+    post = MassPosterior.from_normal(14.6, 0.12, method="t", meta={"h": 0.7, "cosmology": "x"})
+    assert u.isclose(post.mass_msun, 10**post.median / 0.7 * u.Msun)
+    s70 = gauss.summary_quantity(cosmology=FlatLambdaCDM(H0=50, Om0=0.3))
+    assert s70["h"] == 0.5 and u.isclose(s70["m200c"], 2 * 10**gauss.median * u.Msun)
+    named = MassPosterior.from_normal(14.6, 0.12, method="t", meta={"cosmology": "Planck18"})
+    assert named.hubble_h() == (0.6766, "Planck18")
+
+
+def test_unknown_cosmology_name_is_a_clear_error(gauss):
+    post = MassPosterior.from_normal(14.6, 0.12, method="t", meta={"cosmology": "MyCosmo"})
+    with pytest.raises(InvalidInputError, match="cannot find the h of cosmology 'MyCosmo'"):
+        post.summary_quantity()
+
+
+# -- support edges -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "mean, std, support, expected",
+    [
+        (14.9, 0.1, None, False),            # grid ends 12.5 and 16.0, far away
+        (14.9, 0.1, (13.2, 15.6), False),    # P(> 15.55) = 3e-11
+        (15.35, 0.1, (13.2, 15.6), True),    # P(> 15.55) = 2.3 % > 1 %
+        (15.25, 0.1, (13.2, 15.6), False),   # P(> 15.55) = 0.13 %
+        (13.4, 0.1, (13.2, 15.6), True),     # P(< 13.25) = 6.7 %
+        (12.6, 0.1, None, True),             # the grid end at 12.5
+    ],
+)
+def test_at_support_edge_known_answers(mean, std, support, expected):
+    x = default_log_mass_grid()  # 12.5 to 16.0
+    post = MassPosterior(x, stats.norm.pdf(x, mean, std), method="t", meta={"support": support})
+    lo, hi = post.support
+    assert (lo, hi) == ((12.5, 16.0) if support is None else support)
+    assert post.at_support_edge is expected
+    # The definition: > 1 % of the probability within 0.05 dex of either end (the normal
+    # is truncated to the grid).
+    dist = stats.truncnorm((x[0] - mean) / std, (x[-1] - mean) / std, mean, std)
+    tail = max(dist.cdf(lo + 0.05), dist.sf(hi - 0.05))
+    assert bool(tail > 0.01) is expected
+
+
+def test_support_must_be_a_pair(gauss):
+    post = MassPosterior.from_normal(14.6, 0.12, method="t", meta={"support": 15.0})
+    with pytest.raises(InvalidInputError, match=r'meta\["support"\] must be a \(lo, hi\) pair'):
+        _ = post.at_support_edge

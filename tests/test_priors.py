@@ -9,6 +9,9 @@ from clustermass.priors import (
     MDPL2_UNIVERSE,
     PRIORS,
     TrainingUniverse,
+    catalogue_redshift_range,
+    catalogue_support,
+    check_support,
     mass_function_prior,
     reweight,
 )
@@ -108,3 +111,71 @@ def test_bad_prior_and_vanishing_posterior():
         reweight(np.ones_like(x), x, "uniform")
     with pytest.raises(InvalidInputError, match="vanishes"):
         reweight(np.zeros_like(x), x, "mass_function")
+
+
+# ----------------------------------------------------------------------------
+# The training support (issue #10, item 4)
+# ----------------------------------------------------------------------------
+SUPPORT = (13.2, 15.6)
+
+
+def test_flat_prior_on_the_support_is_truncated_and_renormalised():
+    x = default_log_mass_grid()
+    pdf = np.exp(-0.5 * ((x - 15.5) / 0.2) ** 2)  # presses against the upper end
+    out = reweight(pdf, x, "flat", support=SUPPORT)
+    outside = (x < 13.2 - 1e-9) | (x > 15.6 + 1e-9)
+    assert np.all(out[outside] == 0) and np.all(out[~outside] > 0)
+    assert np.trapezoid(out, x) == pytest.approx(1.0, abs=1e-12)
+    # Inside, the shape is unchanged: only the normalisation moves.
+    ratio = out[~outside] / pdf[~outside]
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-12)
+    assert ratio[0] == pytest.approx(1 / np.trapezoid(np.where(outside, 0, pdf), x), rel=1e-12)
+    # Both ends of the support are grid points, and stay inside.
+    assert out[np.argmin(abs(x - 15.6))] > 0 and out[np.argmin(abs(x - 13.2))] > 0
+
+
+def test_mass_function_prior_weighs_inside_the_support_only():
+    x = default_log_mass_grid()
+    pdf = np.exp(-0.5 * ((x - 13.4) / 0.3) ** 2)  # most of the low tail below 13.2
+    w = mass_function_prior(x, support=SUPPORT)
+    inside = (x >= 13.2 - 1e-9) & (x <= 15.6 + 1e-9)
+    assert np.all(w[~inside] == 0) and w[inside].max() == 1.0
+    np.testing.assert_allclose(w[inside], mass_function_prior(x[inside]), rtol=1e-12)
+    out = reweight(pdf, x, "mass_function", support=SUPPORT)
+    expected = np.where(inside, pdf * mass_function_prior(x), 0)
+    np.testing.assert_allclose(out, expected / np.trapezoid(expected, x), rtol=1e-10)
+    # Without the support, the steep mass function below 13.2 drags the mean down.
+    mean = np.trapezoid(out * x, x)
+    untruncated = reweight(pdf, x, "mass_function")
+    assert np.trapezoid(untruncated * x, x) < mean - 0.05
+
+
+def test_support_errors_and_vanishing_posteriors():
+    x = default_log_mass_grid()
+    assert check_support(None) is None and check_support([13, 15]) == (13.0, 15.0)
+    for bad in [(15.0, 14.0), (14.0,), "13-15", (np.nan, 15.0), (13.0, np.inf)]:
+        with pytest.raises(InvalidInputError, match="support must be a"):
+            reweight(np.ones_like(x), x, "flat", support=bad)
+    # A posterior entirely outside the support vanishes.
+    pdf = np.exp(-0.5 * ((x - 12.6) / 0.01) ** 2)  # exp(-1800) = 0 at 13.2
+    with pytest.raises(InvalidInputError, match="vanishes"):
+        reweight(pdf, x, "flat", support=SUPPORT)
+
+
+def test_support_and_redshifts_from_catalogue_meta():
+    uni = {"log_mass_min": 13.2, "log_mass_max": 15.6, "redshift": 0.117}
+    assert catalogue_support({"universe": uni}) == (13.2, 15.6)
+    assert catalogue_support({"universe": {"log_mass_min": 13.2}}) is None
+    assert catalogue_support({"universe": {"log_mass_min": 15, "log_mass_max": 14}}) is None
+    assert catalogue_support(None) is None
+    assert catalogue_redshift_range({"universe": uni}) == (0.117, 0.117)
+    assert catalogue_redshift_range({"redshift": 0.2}) == (0.2, 0.2)  # older catalogues
+    light_cone = {"universe": {**uni, "redshift_min": 0.05, "redshift_max": 0.3}}
+    assert catalogue_redshift_range(light_cone) == (0.05, 0.3)
+    # Catalogues with a redshift prior (clustermass mock --set redshift_range=[lo,hi]).
+    robust = {"universe": {**uni, "redshift": 0.155, "redshift_range": [0.01, 0.3]}}
+    assert catalogue_redshift_range(robust) == (0.01, 0.3)
+    fixed = {"universe": {**uni, "redshift_range": None}}  # the default: one redshift
+    assert catalogue_redshift_range(fixed) == (0.117, 0.117)
+    assert catalogue_redshift_range({}) is None
+    assert catalogue_redshift_range({"universe": {"redshift_range": [0.3, 0.1]}}) is None

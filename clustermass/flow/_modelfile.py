@@ -11,15 +11,21 @@
 A directory is written to a temporary sibling first and moved into place, so
 that a reader sees the old model or the new one, never half of one.
 
+`ModelCache` keeps models read from disk by `file_signature` (the real path,
+the SHA-256 of ``model.json``, and the inode, size and modification time of
+the weight file), so that an unchanged directory is read only once per session.
+
 Private module with public names, used by `clustermass.flow.model` (and, for
 `FORMAT_VERSION`, by the trainer's run fingerprint).
 """
 
+import collections
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import threading
 import types
 
 import numpy as np
@@ -30,7 +36,7 @@ from ..phasespace import PhaseSpaceGrid
 from .config import FlowConfig
 
 __all__ = ["FORMAT_VERSION", "FORMAT_NAME", "WEIGHTS_FILE", "MODEL_FILE", "metadata_hash",
-           "write_model", "read_model"]
+           "write_model", "read_model", "check_grid", "file_signature", "ModelCache"]
 
 #: Version of the on-disk model format written by `MassFlow.save`.
 FORMAT_VERSION = 1
@@ -92,6 +98,79 @@ def write_model(directory, *, weights, scaling_arrays, doc):
         raise
 
 
+def check_grid(model_grid, grid, directory):
+    """Raise `IncompatibleModelError` if ``grid`` is given and differs from ``model_grid``."""
+    if grid is not None and grid != model_grid:
+        raise IncompatibleModelError(
+            f"the model in {directory} was trained on {model_grid!r}, not on {grid!r}; "
+            "histogram the data on the model's grid (MassFlow.grid)"
+        )
+
+
+def file_signature(directory):
+    """What changes when a model directory is rewritten: its path and its files' contents.
+
+    The real path, the SHA-256 of ``model.json`` (which holds the weight
+    file's checksum) and the inode, size and modification time of the weight
+    file. Returns ``None`` when a file is missing or unreadable (the caller
+    then reads the directory and reports the problem). Equal signatures mean
+    the same model on disk, so a model read once can be reused.
+    """
+    directory = os.path.realpath(os.fspath(directory))
+    try:
+        with open(os.path.join(directory, MODEL_FILE), "rb") as f:
+            doc_hash = hashlib.sha256(f.read()).hexdigest()
+        st = os.stat(os.path.join(directory, WEIGHTS_FILE))
+    except OSError:
+        return None
+    return directory, doc_hash, (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class ModelCache:
+    """Models read from disk, kept by the signature of their files (`file_signature`).
+
+    Thread-safe, least recently used first out. What is kept is up to the
+    caller (`~clustermass.flow.MassFlow.load` keeps the model document and its
+    network, so that an unchanged directory is read, built and traced once).
+
+    Parameters
+    ----------
+    maxsize : int
+        How many models to keep.
+    """
+
+    def __init__(self, maxsize=8):
+        self.maxsize = int(maxsize)
+        self._items = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def lookup(self, directory):
+        """``(key, value)``: the directory's signature and what is kept for it (or `None`)."""
+        key = file_signature(directory)
+        with self._lock:
+            value = self._items.get(key) if key is not None else None
+            if value is not None:
+                self._items.move_to_end(key)
+        return key, value
+
+    def store(self, key, value):
+        """Keep ``value`` under ``key`` (from `lookup`; `None` keeps nothing)."""
+        if key is None:
+            return
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
+    def clear(self):
+        """Forget everything."""
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self):
+        return len(self._items)
+
+
 def read_model(directory, *, grid=None):
     """Read and check a model directory written by `write_model`.
 
@@ -144,11 +223,7 @@ def read_model(directory, *, grid=None):
         scaling = dict(doc["scaling"])
     except (KeyError, TypeError, InvalidInputError) as exc:
         raise ModelError(f"{mpath} is incomplete or malformed: {exc}") from exc
-    if grid is not None and grid != model_grid:
-        raise IncompatibleModelError(
-            f"the model in {directory} was trained on {model_grid!r}, not on {grid!r}; "
-            "histogram the data on the model's grid (MassFlow.grid)"
-        )
+    check_grid(model_grid, grid, directory)
     wpath = os.path.join(directory, winfo.get("file", WEIGHTS_FILE))
     if not os.path.isfile(wpath):
         raise ModelError(f"the weight file {wpath} is missing")

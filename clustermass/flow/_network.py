@@ -2,7 +2,9 @@
 
 This is the only clustermass module that imports TensorFlow, TensorFlow
 Probability and tf-keras, and it does so on first use (`tf_modules`), with
-TensorFlow's start-up chatter silenced: ``import clustermass.flow`` is cheap.
+TensorFlow's start-up chatter silenced and its Python logger raised to ERROR
+(`quiet_tensorflow_logger`): ``import clustermass.flow`` is cheap, and
+inference prints nothing from TensorFlow.
 Everything it exposes takes and returns numpy arrays and Python numbers; TF
 tensors never leave it.
 
@@ -28,8 +30,9 @@ import numpy as np
 from ..exceptions import ModelError
 from .config import MIN_SPLINE_BIN
 
-__all__ = ["tf_modules", "native_stderr_silenced", "no_root_logging_setup", "backend_versions",
-           "smoothing_matrices", "Network", "Checkpoints"]
+__all__ = ["tf_modules", "quiet_tensorflow_logger", "native_stderr_silenced",
+           "no_root_logging_setup", "backend_versions", "smoothing_matrices", "Network",
+           "Checkpoints"]
 
 __doctest_requires__ = {"*": ["tensorflow_probability"]}
 
@@ -52,6 +55,8 @@ def tf_modules():
     # TensorFlow's C++ start-up chatter (no GPU found, CPU instructions) is not for
     # our users; an explicit setting of the variable wins.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Before the import: TensorFlow logs (at DEBUG) while it imports.
+    quiet_tensorflow_logger()
     with warnings.catch_warnings(), native_stderr_silenced():
         # TFP < 0.26 checks the TF version with distutils' LooseVersion, which
         # warns on import; nothing a user can act on.
@@ -60,29 +65,53 @@ def tf_modules():
         import tensorflow_probability as tfp
         import tf_keras
 
-        tfp.distributions  # noqa: B018 - force the lazy loader while warnings are off
-        tfp.bijectors  # noqa: B018
+        # Force TFP's lazy loaders while warnings are off: a lazy module is loaded
+        # (and TFP's version check warns) on the first access to one of its names.
+        tfp.distributions.Normal  # noqa: B018
+        tfp.bijectors.RationalQuadraticSpline  # noqa: B018
         # Device discovery (CUDA initialisation) logs too; do it now, silently.
         tf.config.list_physical_devices()
     return SimpleNamespace(tf=tf, tfp=tfp, tfd=tfp.distributions, tfb=tfp.bijectors,
                            keras=tf_keras)
 
 
+def quiet_tensorflow_logger(logger=None):
+    """Raise TensorFlow's Python logger to ERROR unless the user has chosen a level.
+
+    TensorFlow logs warnings such as "5 out of the last 5 calls to ... triggered
+    tf.function retracing" through the ``"tensorflow"`` logger, printed as
+    ``WARNING:tensorflow:...`` in terminals and notebooks. None is for our
+    users. A level set before TensorFlow was imported (e.g.
+    ``logging.getLogger("tensorflow").setLevel("WARNING")`` to see them) is
+    kept. Returns the logger.
+    """
+    logger = logging.getLogger("tensorflow") if logger is None else logger
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.ERROR)
+    return logger
+
+
 @contextlib.contextmanager
 def native_stderr_silenced():
-    """Send what C++ code writes to file descriptor 2 to the null device meanwhile.
+    """Send what C++ code writes to the process's standard error to the null device meanwhile.
 
     TensorFlow >= 2.17 logs through absl before its logging is initialised, which
     ``TF_CPP_MIN_LOG_LEVEL`` does not reach ("All log messages before
     absl::InitializeLog() is called are written to STDERR", oneDNN and CUDA
-    notices). Python exceptions are unaffected; where standard error has no
-    file descriptor (e.g. captured by pytest or a notebook) nothing is changed.
+    notices). Such code writes to file descriptor 2 whatever ``sys.stderr`` is,
+    so that descriptor is redirected, not ``sys.stderr.fileno()``: under
+    pytest's capture or in a Jupyter kernel (which forwards descriptor 2 to
+    the notebook) the two differ. Python exceptions are unaffected (they are
+    printed after the block); where descriptor 2 cannot be duplicated nothing
+    is changed.
     """
+    fd = 2
+    for stream in (sys.stderr, sys.__stderr__):
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.flush()
     try:
-        fd = sys.stderr.fileno()
-        sys.stderr.flush()
         saved = os.dup(fd)
-    except (AttributeError, OSError, ValueError):
+    except OSError:
         yield
         return
     null = os.open(os.devnull, os.O_WRONLY)
@@ -209,8 +238,10 @@ class Network:
         self.smoothers = smoothing_matrices(config.smooth, self.shape)
         spec_x = tf.TensorSpec([None, n_in], tf.float32)
         spec_y = tf.TensorSpec([None], tf.float32)
-        # Closures (not bound methods) so that each flow's functions are traced
-        # and counted separately by TensorFlow.
+        # One compiled function per task and network, each traced once: the
+        # signatures leave the batch and grid sizes open, so that any number of
+        # clusters, galaxies or grid points reuses the same trace (a new trace
+        # per call cost ~0.3 s and ~5 MB that were never freed).
         self._raw_features_fn = tf.function(lambda c: self._raw_features(c),
                                             input_signature=[spec_x], autograph=False)
         self._log_prob_pairs_fn = tf.function(lambda c, y: self._log_prob_pairs(c, y),
@@ -222,6 +253,17 @@ class Network:
         self.optimizer = None
         self._train_step = None
         self._best = None
+
+    def tracing_count(self):
+        """How many times each compiled inference function has been traced (a dict).
+
+        Keys ``"raw_features"``, ``"log_prob_pairs"``, ``"log_prob_grid"``,
+        ``"sample"``; each is 0 before its first call and 1 after, whatever the
+        number of calls and the batch or grid sizes. More means retracing.
+        """
+        fns = {"raw_features": self._raw_features_fn, "log_prob_pairs": self._log_prob_pairs_fn,
+               "log_prob_grid": self._log_prob_grid_fn, "sample": self._sample_fn}
+        return {k: int(f.experimental_get_tracing_count()) for k, f in fns.items()}
 
     @property
     def net(self):

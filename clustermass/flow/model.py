@@ -5,8 +5,17 @@ phase-space grid, the network (`clustermass.flow._network`, the only module
 that touches TensorFlow), the trainer (`clustermass.flow.fit`) and the model
 file (`clustermass.flow._modelfile`). It answers in numpy arrays and
 `~clustermass.posterior.MassPosterior` objects.
+
+Models read from disk are kept in memory by the signature of their files
+(`MassFlow.clear_cache`), so that a loop of ``ClusterMass.infer`` calls reads,
+builds and traces the model once.
+
+(About 670 lines: one class, whose public methods each carry a numpydoc
+docstring with examples; the TensorFlow side, the trainer and the file format
+already live in their own modules.)
 """
 
+import copy
 import datetime
 import os
 import sys
@@ -24,8 +33,21 @@ from ..exceptions import (
 from ..logger import log
 from ..phasespace import PhaseSpaceGrid
 from ..posterior import MassPosterior, default_log_mass_grid
-from ..priors import TrainingUniverse, check_prior, reweight
-from ._modelfile import FORMAT_VERSION, MODEL_FILE, read_model, write_model
+from ..priors import (
+    TrainingUniverse,
+    catalogue_redshift_range,
+    catalogue_support,
+    check_prior,
+    reweight,
+)
+from ._modelfile import (
+    FORMAT_VERSION,
+    MODEL_FILE,
+    ModelCache,
+    check_grid,
+    read_model,
+    write_model,
+)
 from ._network import Network, backend_versions
 from .config import resolve_config
 from .fit import Trainer
@@ -36,6 +58,11 @@ __doctest_requires__ = {"*": ["tensorflow_probability"]}
 
 #: Kinds of shipped models, in ``clustermass/data/models/<kind>/``.
 PRETRAINED_KINDS = ("contaminated", "pure")
+
+# Models read by `MassFlow.load`, by the signature of their files: reading an
+# unchanged directory again reuses the read model and its network, whose
+# compiled functions are then traced once per session, not once per call.
+_LOADED = ModelCache(maxsize=8)
 
 
 def pretrained_path(kind):
@@ -174,8 +201,40 @@ class MassFlow:
         `~clustermass.priors.MDPL2_UNIVERSE`. The mass-function prior of
         `posteriors` uses it.
         """
-        return TrainingUniverse.from_catalogue_meta(
-            self._meta.get("training_catalogue", {}).get("meta"))
+        return TrainingUniverse.from_catalogue_meta(self._catalogue_meta())
+
+    def _catalogue_meta(self):
+        cat = self._meta.get("training_catalogue")
+        meta = cat.get("meta") if isinstance(cat, dict) else None
+        return meta if isinstance(meta, dict) else {}
+
+    @property
+    def training_support(self):
+        """``(lo, hi)``: the log10[M200c / (h^-1 Msun)] range of the training set, or `None`.
+
+        Read from the training catalogue's universe (``log_mass_min``,
+        ``log_mass_max``) saved with the model
+        (`~clustermass.priors.catalogue_support`); `None` when unknown (e.g. a
+        flow trained on arrays with `fit`). The flow was trained on no mass
+        outside it, so its posteriors (`posteriors`) are zero there.
+
+        Examples
+        --------
+        >>> from clustermass.flow import MassFlow
+        >>> MassFlow.pretrained("contaminated").training_support
+        (13.2, 15.6)
+        """
+        return catalogue_support(self._catalogue_meta())
+
+    @property
+    def training_redshift_range(self):
+        """``(z_min, z_max)`` of the training clusters, or `None` when unknown.
+
+        From the training catalogue's metadata
+        (`~clustermass.priors.catalogue_redshift_range`): ``(z, z)`` for a
+        catalogue at one redshift ``z`` (the shipped models: ``(0.117, 0.117)``).
+        """
+        return catalogue_redshift_range(self._catalogue_meta())
 
     def architecture(self):
         """The bijector blocks and their networks, as a list of dicts.
@@ -420,6 +479,15 @@ class MassFlow:
             Redshift of the mass-function prior; default the training
             universe's (``training_universe.redshift``).
 
+        Notes
+        -----
+        Under either prior the density is zero outside the training range of
+        masses (`training_support`, when known) and renormalised: the flow
+        saw no cluster there, and its density beyond the range is an
+        extrapolation. Each posterior's ``meta["support"]`` is that range
+        (or `None`), so that `~clustermass.posterior.MassPosterior.at_support_edge`
+        can tell a posterior cut off by it.
+
         Warns with `~clustermass.exceptions.ModelExtrapolationWarning` when a
         histogram holds more or fewer galaxies than any training cluster, or
         its posterior mean lies outside the training range of masses.
@@ -428,17 +496,22 @@ class MassFlow:
         x = default_log_mass_grid() if log_mass_grid is None else np.asarray(log_mass_grid)
         X, _ = self._batch(histograms)
         pdfs = self.pdf_grid(X, x)
+        support = self.training_support
         try:
-            pdfs = reweight(pdfs, x, prior, redshift=redshift, universe=self.training_universe)
+            pdfs = reweight(pdfs, x, prior, redshift=redshift, universe=self.training_universe,
+                            support=support)
         except InvalidInputError as exc:  # the only failure left: nothing survives the prior
+            where = "" if support is None else (
+                f" inside the training range of masses [{support[0]:.2f}, {support[1]:.2f}]")
             raise ModelError(
-                "the flow's posterior vanishes under the mass-function prior: the input is far"
+                f"the flow's posterior vanishes{where} under the {prior} prior: the input is far"
                 " outside what the model was trained on"
             ) from exc
         out = []
         meta = {"model": self.name, "model_config": self._config.name,
                 "model_format_version": FORMAT_VERSION,
-                "model_trained": self._meta.get("trained"), "prior": prior}
+                "model_trained": self._meta.get("trained"), "prior": prior,
+                "support": support}
         n_rng = (self._scaling or {}).get("n_galaxies_range")
         m_rng = (self._scaling or {}).get("log_mass_range")
         for h, p in zip(X, pdfs, strict=True):
@@ -524,21 +597,44 @@ class MassFlow:
         IncompatibleModelError
             Unknown format version, or a ``grid`` different from the model's.
         """
-        doc = read_model(directory, grid=grid)
+        key, hit = _LOADED.lookup(directory)
+        if hit is None:
+            doc = read_model(directory, grid=grid)
+            net = Network(doc.config, doc.grid.size, 0, doc.grid.shape)
+            net.set_weight_arrays(doc.weights)
+            try:
+                net.set_scaling(doc.scaling)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise ModelError(f"{doc.path}: bad input scaling ({exc})") from exc
+            hit = (doc, net)
+            _LOADED.store(key, hit)
+        else:
+            check_grid(hit[0].grid, grid, os.fspath(directory))
+        doc, net = hit
+        # A new MassFlow per call with its own metadata; the network (weights and
+        # compiled functions) is shared and never changed: fit() builds a new one.
         flow = cls(doc.config, grid=doc.grid)
-        net = flow._ensure_network()
-        net.set_weight_arrays(doc.weights)
-        try:
-            net.set_scaling(doc.scaling)
-        except (KeyError, ValueError, TypeError) as exc:
-            raise ModelError(f"{doc.path}: bad input scaling ({exc})") from exc
-        flow._scaling = doc.scaling
+        flow._network = net
+        flow._scaling = dict(doc.scaling)
         flow._trained = True
-        flow._meta = doc.meta
+        flow._meta = copy.deepcopy(doc.meta)
         flow._meta.setdefault("name", doc.config.name)
         flow._meta["path"] = os.path.abspath(os.fspath(directory))
-        flow._meta["versions"] = doc.versions
+        flow._meta["versions"] = copy.deepcopy(doc.versions)
         return flow
+
+    @staticmethod
+    def clear_cache():
+        """Forget the models that `load` and `pretrained` keep in memory.
+
+        Loading a model directory reads it once per session: later calls with
+        the same, unchanged files (same inode, size and modification time)
+        reuse the weights and the compiled TensorFlow functions, which makes
+        a warm `~clustermass.core.ClusterMass.infer` take milliseconds. Each
+        call still returns a new `MassFlow` (with its own `meta`). Up to 8
+        models are kept; this frees them.
+        """
+        _LOADED.clear()
 
     @classmethod
     def pretrained(cls, kind="contaminated"):

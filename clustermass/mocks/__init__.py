@@ -7,7 +7,9 @@ subpackage provides
 
 * `SyntheticUniverse`: host haloes, member galaxies, substructure, infall
   zone, neighbouring groups and field galaxies, built from published
-  simulation results (every free number is a documented parameter);
+  simulation results (every free number is a documented parameter), with
+  per-cluster nuisance parameters drawn from documented priors
+  (`NUISANCE_PARAMETERS`, `NUISANCE_PRESETS`, ``SyntheticUniverse.robust()``);
 * `generate`: mock catalogues (``pure`` or ``contaminated``, ``train`` flat in
   log M or ``test`` following the mass function), written to HDF5 in seeded
   chunks, reproducible for any number of worker processes;
@@ -21,7 +23,9 @@ subpackage provides
 Modules, each importing only those above it: `~clustermass.mocks.geometry`
 (directions, relativistic line-of-sight velocities) and
 `~clustermass.mocks.profiles` (NFW, Jeans, infall, MBM10);
-`~clustermass.mocks.universe` (parameters and tables) and
+`~clustermass.mocks.tables` (tables computed once per universe, and per
+cluster for its nuisance parameters), `~clustermass.mocks.universe`
+(parameters and nuisance priors) and
 `~clustermass.mocks.hosts` (hosts and their lines of sight);
 `~clustermass.mocks.catalogue` (files); `~clustermass.mocks.observer`
 (simulation boxes); `~clustermass.mocks.fits`, `~clustermass.mocks.plots`
@@ -35,10 +39,12 @@ from .catalogue import MockCatalogue, generate, load
 from .observer import observe
 from .profiles import mbm10_interloper_density
 from .report import run_validation
-from .universe import SyntheticUniverse
+from .universe import NUISANCE_PARAMETERS, NUISANCE_PRESETS, SyntheticUniverse
 
 __all__ = [
     "SyntheticUniverse",
+    "NUISANCE_PARAMETERS",
+    "NUISANCE_PRESETS",
     "MockCatalogue",
     "generate",
     "load",

@@ -22,7 +22,7 @@ in both splits. Files are written chunk by chunk to resizable HDF5 datasets
 The catalogue builds on the synthetic universe (`clustermass.mocks.universe`,
 `clustermass.mocks.hosts`); the observer of simulation boxes
 (`clustermass.mocks.observer`) builds on the catalogue. The module is a little
-longer than most (~680 lines) because it keeps the file format in one place:
+longer than most (~735 lines) because it keeps the file format in one place:
 the column definitions, the writer, the reader, the `MockCatalogue` that
 holds the tables, and `generate`, which is the writer's only producer of
 synthetic clusters (with the worker pool that must reproduce its bytes).
@@ -45,10 +45,10 @@ from ..logger import log
 from ..phasespace import PhaseSpaceGrid
 from .geometry import random_sight_lines
 from .hosts import ORIGIN_NAMES, draw_host_mass, n_lines_of_sight, observe_host, realise_host
-from .universe import SyntheticUniverse
+from .universe import NUISANCE_PARAMETERS, SyntheticUniverse
 
 __all__ = ["generate", "load", "MockCatalogue", "simulate_host", "host_id", "cluster_columns",
-           "KINDS", "SPLITS", "CLUSTER_COLUMNS", "GALAXY_COLUMNS"]
+           "KINDS", "SPLITS", "CLUSTER_COLUMNS", "GALAXY_COLUMNS", "NUISANCE_COLUMNS"]
 
 KINDS = ("pure", "contaminated")
 SPLITS = {"train": 0, "test": 1}
@@ -72,7 +72,16 @@ CLUSTER_COLUMNS = [
     ("n_virial", "i4", None, "galaxies inside the r200c sphere (3D), N_v"),
     ("los", "f8", None, "unit line-of-sight vector"),
     ("seed", "i8", None, "master seed of the catalogue"),
+    # nuisance parameters of the cluster (SyntheticUniverse.nuisance_ranges); written when
+    # the universe's nuisance priors are not the defaults, filled in by `load` otherwise
+    ("richness_factor", "f8", None, "factor on the mean galaxy counts at fixed mass"),
+    ("interloper_factor", "f8", None, "factor on the field and neighbour densities"),
+    ("velocity_bias_mean", "f8", None, "mean velocity bias of the cluster's galaxies"),
+    ("anisotropy", "f8", None, "beta_inf of the galaxies' velocity anisotropy"),
+    ("redshift", "f8", None, "redshift of the cluster"),
 ]
+#: Names of the columns of `CLUSTER_COLUMNS` that hold the nuisance parameters.
+NUISANCE_COLUMNS = tuple(column for column, _ in NUISANCE_PARAMETERS.values())
 #: Columns of the galaxy table: name, dtype, unit, description.
 GALAXY_COLUMNS = [
     ("cluster_id", "i8", None, "cluster the galaxy belongs to"),
@@ -112,13 +121,15 @@ def simulate_host(t, seed, split, index, kind):
         ``(R, v, member, origin)`` arrays per kept cluster.
     """
     rng_host, rng_env = _host_streams(seed, split, index)
+    uni = t.universe
+    nuisance = uni.draw_nuisance(rng_host)  # no random numbers when the priors are fixed
+    t = t.for_cluster(nuisance)
     log_m = draw_host_mass(t, rng_host, split)
     n_los = n_lines_of_sight(t, log_m, split)
     host = realise_host(t, log_m, rng_host)
     directions = random_sight_lines(rng_host, n_los)
-    uni = t.universe
     clusters, galaxies = [], []
-    scale = (1.0 + uni.redshift) if uni.frame == "comoving" else 1.0
+    scale = (1.0 + t.redshift) if uni.frame == "comoving" else 1.0
     for j, nhat in enumerate(directions):
         R, v, member, origin = observe_host(t, host, nhat, rng_env,
                                             environment=(kind == "contaminated"))
@@ -131,7 +142,9 @@ def simulate_host(t, seed, split, index, kind):
             "log_m200c": host.log_m, "r200c": host.r200 * scale, "v200c": host.v200,
             "concentration": host.c, "n_galaxies": int(R.size),
             "n_members": int(member.sum()), "n_virial": host.n_virial, "los": nhat,
-            "seed": int(seed),
+            "seed": int(seed), "richness_factor": t.richness_factor,
+            "interloper_factor": t.interloper_factor, "velocity_bias_mean": t.velocity_bias_mean,
+            "anisotropy": t.anisotropy, "redshift": t.redshift,
         })
         galaxies.append((R, v, member, origin))
     return clusters, galaxies
@@ -193,7 +206,7 @@ def _chunks(t, seed, split, kind, jobs):
 class _Writer:
     """Append clusters and galaxies to resizable HDF5 datasets (deterministic bytes)."""
 
-    def __init__(self, path):
+    def __init__(self, path, nuisance=False):
         import h5py
 
         # 'earliest' file format, no object timestamps: same input, same bytes.
@@ -205,6 +218,8 @@ class _Writer:
                                    ("galaxies", GALAXY_COLUMNS, 65536)):
             g = self.f.create_group(group)
             for name, dtype, unit, desc in cols:
+                if name in NUISANCE_COLUMNS and not nuisance:
+                    continue
                 shape = (0, 3) if name == "los" else (0,)
                 d = g.create_dataset(name, shape=shape, maxshape=(None, *shape[1:]), dtype=dtype,
                                      chunks=(chunk, *shape[1:]), compression="gzip",
@@ -227,7 +242,8 @@ class _Writer:
         ids = np.arange(self.n_clusters, self.n_clusters + nc, dtype=np.int64)
         cols = cluster_columns(rows, first_id=self.n_clusters)
         for name, *_ in CLUSTER_COLUMNS:
-            self._append("clusters", name, cols[name], self.n_clusters)
+            if ("clusters", name) in self.dsets:
+                self._append("clusters", name, cols[name], self.n_clusters)
         counts = np.array([len(g[0]) for g in gals], dtype=np.int64)
         gcols = {
             "cluster_id": np.repeat(ids, counts),
@@ -255,15 +271,48 @@ class _Writer:
         self.f.close()
 
 
+def _universe_meta(universe):
+    """The universe's parameters for the catalogue metadata.
+
+    With the default nuisance priors the ``*_range`` entries are left out, so
+    that such catalogues are byte for byte those of earlier versions; `load`
+    puts them back.
+    """
+    d = universe.to_dict()
+    if universe.nuisance_is_default():
+        for name in universe.nuisance_ranges():
+            d.pop(f"{name}_range")
+    return d
+
+
+def _complete_nuisance(clusters, meta):
+    """Add the universe's nuisance ranges and the nuisance columns where a catalogue lacks
+    them (catalogues made with the default priors store neither)."""
+    uni_meta = meta.get("universe")
+    if not isinstance(uni_meta, dict):
+        return
+    try:
+        uni = SyntheticUniverse.from_dict(uni_meta)
+    except InvalidInputError:  # written by another version: leave it as it is
+        return
+    meta["universe"] = uni.to_dict()
+    for name, value in uni.nuisance_nominal().items():
+        column = NUISANCE_PARAMETERS[name][0]
+        if column not in clusters.colnames:
+            clusters[column] = np.full(len(clusters), value, dtype=float)
+
+
 def cluster_columns(rows, first_id=0):
     """Columns (dict of arrays, as `CLUSTER_COLUMNS`) of cluster rows (dicts).
 
     ``cluster_id`` counts from ``first_id``; the other entries of each row are
-    taken by name.
+    taken by name. The nuisance columns are left out unless the rows have them.
     """
     n = len(rows)
     out = {}
     for name, dtype, *_ in CLUSTER_COLUMNS:
+        if name in NUISANCE_COLUMNS and not (rows and name in rows[0]):
+            continue
         if name == "cluster_id":
             out[name] = np.arange(first_id, first_id + n, dtype=np.int64)
         elif name == "los":
@@ -388,7 +437,7 @@ def generate(output, *, kind, split, n_clusters, seed, jobs=1, progress=None,
               f"{jobs} job{'s' if jobs > 1 else ''}) -> {output}")
     with atomic_path(output) as tmp:
         try:
-            writer = _Writer(tmp)
+            writer = _Writer(tmp, nuisance=not universe.nuisance_is_default())
         except OSError as exc:
             raise InvalidInputError(f"cannot write {output}: {exc}") from exc
         try:
@@ -407,11 +456,14 @@ def generate(output, *, kind, split, n_clusters, seed, jobs=1, progress=None,
                 "redshift": universe.redshift,
                 "cosmology": tables.cosmology_name,
                 "frame": universe.frame,
-                "universe": universe.to_dict(),
+                "universe": _universe_meta(universe),
                 "versions": _versions(),
                 "reference": "Ho et al. 2019, ApJ 887, 25; Kodi Ramanah et al. 2020, MNRAS"
                              " 499, 1985",
             }
+            if not universe.nuisance_is_default():
+                meta["nuisance_priors"] = {k: list(v)
+                                           for k, v in universe.nuisance_ranges().items()}
             writer.close(meta)
         except BaseException:
             writer.abort()
@@ -593,7 +645,8 @@ class MockCatalogue:
                     d[name] = np.zeros(3) if name == "los" else (np.nan if dtype == "f8" else -1)
             rows.append(d)
         with atomic_path(path) as tmp:
-            writer = _Writer(tmp)
+            writer = _Writer(tmp, nuisance=any(c in self.clusters.colnames
+                                               for c in NUISANCE_COLUMNS))
             try:
                 self._write_galaxies(writer, rows)
             except BaseException:
@@ -678,4 +731,5 @@ def load(path):
                     t[name] = data * u.Unit(unit) if unit else data
                 tables.append(t)
     clusters, galaxies = tables
+    _complete_nuisance(clusters, meta)
     return MockCatalogue(clusters, galaxies, meta)

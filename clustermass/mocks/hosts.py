@@ -9,6 +9,14 @@ centre), and `observe_host` projects it along a line of sight, adds the smooth
 field and the neighbouring groups, and applies the cylinder cut of Ho et al.
 (2019) with the relativistic velocities of `clustermass.mocks.geometry`. The
 physics and its sources are described in `clustermass.mocks.universe`.
+
+A cluster's nuisance parameters come in through its tables
+(``t = SyntheticUniverse.tables().for_cluster(values)``): ``t.redshift`` and the
+redshift-dependent tables, ``t.anisotropy`` (beta_inf of the Jeans table and of
+the velocity ellipsoid), ``t.velocity_bias_mean`` (times the host's log-normal
+scatter), ``t.richness_factor`` (every galaxy count at fixed mass: members,
+infall zone, subgroups, neighbours, field) and ``t.interloper_factor`` (the
+number of field galaxies and of neighbouring groups in the line of sight).
 """
 
 import math
@@ -68,7 +76,7 @@ def _lognormal_mean_one(rng, sigma, size=None):
 def _jeans_velocity(rng, t, c, x, v200, unit_dirs, factor=1.0):
     """3D velocities with Jeans sigma_r(x) and sigma_t = sqrt(1 - beta) sigma_r."""
     s2 = t.jeans_sigma2(c, x) * np.asarray(v200) ** 2 * np.asarray(factor) ** 2
-    beta = mamon_lokas_beta(x, t.universe.anisotropy_radius / np.asarray(c))
+    beta = mamon_lokas_beta(x, t.universe.anisotropy_radius / np.asarray(c), t.anisotropy)
     sr = np.sqrt(s2)
     st = np.sqrt((1.0 - beta) * s2)
     g = rng.normal(size=unit_dirs.shape)
@@ -80,7 +88,7 @@ def _los_dispersion(t, c, x, v200, cos_theta):
     """Line-of-sight random velocity of non-virialised galaxies (Jeans + field, quadrature)."""
     uni = t.universe
     s2 = t.jeans_sigma2(c, x) * v200**2 * uni.outer_dispersion_factor**2
-    beta = mamon_lokas_beta(x, uni.anisotropy_radius / c)
+    beta = mamon_lokas_beta(x, uni.anisotropy_radius / c, t.anisotropy)
     sf2 = uni.field_velocity_dispersion**2
     return np.sqrt((s2 + sf2) * cos_theta**2 + ((1 - beta) * s2 + sf2) * (1 - cos_theta**2))
 
@@ -137,8 +145,9 @@ def realise_host(t, log_m, rng):
     c = float(t.concentration(h.m)) * 10.0 ** (uni.concentration_scatter_dex * rng.normal())
     h.c = float(np.clip(c, 1.5, 35.0))
     h.c_gal = uni.galaxy_concentration_ratio * h.c
-    h.b_v = uni.velocity_bias * math.exp(uni.velocity_bias_scatter * rng.normal())
-    h.lam = float(uni.mean_richness(h.m) * _lognormal_mean_one(rng, uni.richness_scatter))
+    h.b_v = t.velocity_bias_mean * math.exp(uni.velocity_bias_scatter * rng.normal())
+    h.lam = float(uni.mean_richness(h.m) * t.richness_factor
+                  * _lognormal_mean_one(rng, uni.richness_scatter))
     h.bias = float(t.halo_bias(h.m))
     s = float(np.clip(rng.normal(uni.minor_axis_mean, uni.minor_axis_sd), 0.3, 1.0))
     q = float(rng.uniform(s, 1.0))
@@ -151,7 +160,7 @@ def realise_host(t, log_m, rng):
     xg = np.logspace(0.0, 1.0, 129)
     n_nfw = (h.lam / (4 * np.pi * h.r200**3) * cg**3 / nfw_mu(cg)
              / (cg * xg * (1 + cg * xg) ** 2))
-    n_field = (t.n_gal_total * t.a3
+    n_field = (t.n_gal_total * t.richness_factor * t.a3
                * (1.0 + t.b_gal_total * h.bias * np.maximum(t.xi_lin(xg * h.r200), 0.0)))
     dn = 4 * np.pi * h.r200**3 * xg**3 * np.maximum(n_nfw - n_field, 0.0)  # dN / d ln x
     cum_out = np.concatenate([[0.0], np.cumsum(0.5 * (dn[1:] + dn[:-1]) * np.diff(np.log(xg)))])
@@ -193,7 +202,7 @@ def realise_host(t, log_m, rng):
     for _ in range(n_sub):
         mu = math.exp(float(_inverse_cdf(rng, 1, t.sub_lnmu, t.sub_cdf)[0]))
         msub = mu * h.m
-        n_k = 1 + int(rng.poisson(uni.mean_richness(msub)
+        n_k = 1 + int(rng.poisson(uni.mean_richness(msub) * t.richness_factor
                                   * _lognormal_mean_one(rng, uni.richness_scatter)))
         avail = idx_in[free[idx_in]]
         if avail.size < 2 or n_k < 2:
@@ -304,7 +313,7 @@ def observe_host(t, h, nhat, rng_env, *, environment=True):
         (inside r200c in 3D) and origin code, for all galaxies in the cylinder.
     """
     uni = t.universe
-    zc = uni.redshift
+    zc = t.redshift
     to_frame = (1.0 + zc) if uni.frame == "comoving" else 1.0
     aperture = uni.aperture / to_frame  # physical
 
@@ -321,7 +330,7 @@ def observe_host(t, h, nhat, rng_env, *, environment=True):
         reach = h.los_reach
         # smooth field galaxies
         r_grid, cdf = h._smooth
-        n = int(rng_env.poisson(cdf[-1]))
+        n = int(rng_env.poisson(cdf[-1] * t.richness_factor * t.interloper_factor))
         r, Rs, ls = _sample_shell(rng_env, n, r_grid, cdf, aperture, reach)
         x = r / h.r200
         mu = ls / np.maximum(r, 1e-12)
@@ -349,6 +358,11 @@ def observe_host(t, h, nhat, rng_env, *, environment=True):
     # Observer (Ho et al. 2019): comoving LOS offset -> redshift -> Hubble velocity, composed
     # relativistically with the peculiar velocity (physical velocity minus Hubble flow).
     dchi = ell * (1.0 + zc)
+    near = t.chi_cluster + dchi <= t.dist_chi[0]
+    if np.any(near):  # at low redshift the cylinder can reach past the observer
+        far = ~near
+        R, ell, vlos, member, origin, dchi = (a[far] for a in (R, ell, vlos, member, origin,
+                                                                dchi))
     vpec = vlos - t.hubble * ell
     v = relative_velocity(dchi, vpec, 0.0, t.dist_z, t.dist_chi, t.chi_cluster)
     R_out = R * to_frame
@@ -361,8 +375,8 @@ def _neighbour_groups(t, h, rng):
     uni = t.universe
     ag, n_uniform, r_grid, cdf = h._groups
     reach = h.los_reach
-    n1 = int(rng.poisson(n_uniform))
-    n2 = int(rng.poisson(cdf[-1]))
+    n1 = int(rng.poisson(n_uniform * t.interloper_factor))
+    n2 = int(rng.poisson(cdf[-1] * t.interloper_factor))
     # uniform part
     R1 = ag * np.sqrt(rng.random(n1))
     l1 = reach * (2 * rng.random(n1) - 1)
@@ -388,8 +402,8 @@ def _neighbour_groups(t, h, rng):
     vbar = mean_radial_velocity(x, h.v200, turnaround_radius=uni.turnaround_radius,
                                 infall_slope=uni.infall_slope, infall_taper=uni.infall_taper)
     vbulk = vbar * mu + rng.normal(size=ng) * _los_dispersion(t, h.c, x, h.v200, mu)
-    nsat = rng.poisson(uni.mean_richness(mc) * _lognormal_mean_one(rng, uni.richness_scatter,
-                                                                    ng))
+    nsat = rng.poisson(uni.mean_richness(mc) * t.richness_factor
+                       * _lognormal_mean_one(rng, uni.richness_scatter, ng))
     cen = int(uni.include_centrals)
     counts = nsat + cen
     total = int(counts.sum())

@@ -80,17 +80,25 @@ def nfw_inverse_cdf(p, c):
     return (-1.0 - 1.0 / w) / c
 
 
-def mamon_lokas_beta(r, r_a):
-    """Velocity anisotropy beta(r) = r / (2 (r + r_a)) of Mamon & Lokas (2005, eq. 60).
+def mamon_lokas_beta(r, r_a, beta_inf=0.5):
+    """Velocity anisotropy beta(r) = beta_inf r / (r + r_a).
+
+    With ``beta_inf = 1/2`` (the default) this is the profile of Mamon & Lokas
+    (2005, MNRAS 363, 705, eq. 60); other values give the generalisation of
+    Tiret et al. (2007, A&A 476, L1) with isotropic centres, beta(0) = 0,
+    running from isotropic orbits everywhere (``beta_inf = 0``) to radial
+    ones at large radii (``beta_inf -> 1``).
 
     Examples
     --------
     >>> from clustermass.mocks.profiles import mamon_lokas_beta
     >>> float(mamon_lokas_beta(1.0, 1.0))
     0.25
+    >>> float(mamon_lokas_beta(1.0, 1.0, beta_inf=0.0))
+    0.0
     """
     r = np.asarray(r, dtype=float)
-    return 0.5 * r / (r + r_a)
+    return beta_inf * r / (r + r_a)
 
 
 def jeans_sigma_r2(r, nu, mass, beta):
@@ -156,13 +164,14 @@ def jeans_sigma_r2(r, nu, mass, beta):
 
 
 def nfw_jeans_table(c_grid, x_grid, *, tracer_ratio=1.0, anisotropy_radius=1.4,
-                    x_inf=1e4, n_fine=6000):
+                    beta_inf=0.5, x_inf=1e4, n_fine=6000):
     """sigma_r^2 / v200^2 of tracers in an NFW halo, on a grid of c and x = r / r200.
 
     The mass follows NFW with concentration c; the tracers follow NFW with
-    concentration ``tracer_ratio * c``; the anisotropy is Mamon & Lokas (2005)
-    with r_a = ``anisotropy_radius`` r_s. In units of r200 and v200 the Jeans
-    solution depends on (c, x) only, so one table serves all hosts.
+    concentration ``tracer_ratio * c``; the anisotropy is `mamon_lokas_beta`
+    with r_a = ``anisotropy_radius`` r_s and ``beta_inf`` (Mamon & Lokas 2005
+    for the default 1/2). In units of r200 and v200 the Jeans solution depends
+    on (c, x) only, so one table serves all hosts of one anisotropy.
 
     Returns
     -------
@@ -185,7 +194,7 @@ def nfw_jeans_table(c_grid, x_grid, *, tracer_ratio=1.0, anisotropy_radius=1.4,
         cg = tracer_ratio * c
         nu = 1.0 / (cg * s * (1.0 + cg * s) ** 2)
         mass = nfw_enclosed_fraction(s, c)  # G M200 / r200 = v200^2 = 1
-        beta = mamon_lokas_beta(s, anisotropy_radius / c)
+        beta = mamon_lokas_beta(s, anisotropy_radius / c, beta_inf)
         s2 = jeans_sigma_r2(s, nu, mass, beta)
         out[i] = np.exp(np.interp(np.log(x_grid), np.log(s[:-1]), np.log(s2[:-1])))
     return out

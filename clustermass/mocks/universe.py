@@ -43,32 +43,40 @@ ingredients measured in cosmological simulations:
   (2010) measured in a cosmological simulation (`mbm10_interloper_density`;
   see ``clustermass.mocks.fits``).
 
+* **Nuisance parameters**: five properties of a cluster that real data leave
+  uncertain are drawn per cluster from priors ``<name>_range`` (see
+  `NUISANCE_PARAMETERS`): the depth of the survey (``richness_factor``), the
+  amplitude of the interlopers (``interloper_factor``), the mean velocity bias
+  (``velocity_bias``), the orbital anisotropy beta_inf of beta(r) = beta_inf r /
+  (r + r_a) (Tiret et al. 2007, A&A 476, L1; ``anisotropy``) and the redshift
+  (``redshift``). By default every prior is degenerate at the value above, so
+  the default universe is the one the shipped flows were trained in (and draws
+  no extra random numbers); ``SyntheticUniverse.robust()`` (``clustermass mock
+  --set nuisance_priors=robust``) has wide priors, with their sources in the
+  field descriptions.
+
 Every free number is a field of `SyntheticUniverse`, with its source.
 Internal units: lengths in *physical* h^-1 Mpc relative to the host centre,
 velocities in km/s, masses in h^-1 Msun.
 
-This module holds the parameters and the tables computed from them once per
+This module holds the parameters; the tables computed from them once per
 universe (mass function, concentrations, bias, correlation function, Jeans
-solution); the profiles are in `clustermass.mocks.profiles`, the hosts and
-their lines of sight in `clustermass.mocks.hosts`. The profile functions are
-also importable from here, where they used to live.
+solution) are in `clustermass.mocks.tables`, the profiles in
+`clustermass.mocks.profiles`, the hosts and their lines of sight in
+`clustermass.mocks.hosts`. The profile functions are also importable from
+here, where they used to live.
 """
 
 import dataclasses
 import json
-import warnings
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from astropy import constants as const
-from astropy import units as u
 
-from .._colossus import colossus_cosmology, using_colossus_cosmology
 from .._parsing import parse_overrides
 from ..exceptions import InvalidInputError
-from ..phasespace import resolve_cosmology
 from ..priors import MDPL2_UNIVERSE
-from .geometry import distance_table
 from .profiles import (  # noqa: F401 - the others stay importable from here, their old home
     jeans_sigma_r2,
     mamon_lokas_beta,
@@ -79,13 +87,35 @@ from .profiles import (  # noqa: F401 - the others stay importable from here, th
     nfw_jeans_table,
     richness,
 )
+from .tables import G_GRAV, RHO_CRIT_100, UniverseTables
 
-__all__ = ["SyntheticUniverse", "G_GRAV", "RHO_CRIT_100"]
+__all__ = ["SyntheticUniverse", "NUISANCE_PARAMETERS", "NUISANCE_PRESETS", "G_GRAV",
+           "RHO_CRIT_100"]
 
-#: Newton's constant in Mpc (km/s)^2 / Msun (so G M / r needs M in h^-1 Msun, r in h^-1 Mpc).
-G_GRAV = const.G.to_value(u.Mpc * u.km**2 / u.s**2 / u.Msun)
-#: Critical density today for H0 = 100 h km/s/Mpc, in h^2 Msun / Mpc^3.
-RHO_CRIT_100 = 3.0 * 100.0**2 / (8.0 * np.pi * G_GRAV)
+
+#: The nuisance parameters, in the order in which they are drawn for each cluster:
+#: name -> (catalogue column, shape of the prior). Each has a prior range ``<name>_range``.
+NUISANCE_PARAMETERS = {
+    "richness_factor": ("richness_factor", "log-uniform"),
+    "interloper_factor": ("interloper_factor", "log-uniform"),
+    "velocity_bias": ("velocity_bias_mean", "uniform"),
+    "anisotropy": ("anisotropy", "uniform"),
+    "redshift": ("redshift", "uniform"),
+}
+#: Named sets of nuisance priors (``clustermass mock --set nuisance_priors=NAME``):
+#: ``default`` fixes every nuisance at the value of the universe the shipped flows were
+#: trained in; ``robust`` spans the ranges discussed in ``docs/user_guide/mocks.rst``.
+NUISANCE_PRESETS = {
+    "default": {"richness_factor_range": (1.0, 1.0), "interloper_factor_range": (1.0, 1.0),
+                "velocity_bias_range": None, "anisotropy_range": (0.5, 0.5),
+                "redshift_range": None},
+    "robust": {"richness_factor_range": (0.25, 4.0), "interloper_factor_range": (0.5, 2.0),
+               "velocity_bias_range": (0.9, 1.1), "anisotropy_range": (0.0, 0.8),
+               "redshift_range": (0.01, 0.3)},
+}
+_DEFAULT = NUISANCE_PRESETS["default"]
+#: Nuisances whose range may be None: then fixed at the universe's scalar parameter.
+_SCALAR_NUISANCES = ("velocity_bias", "redshift")
 
 
 def _param(default, doc, ref="", unit=""):
@@ -238,6 +268,52 @@ class SyntheticUniverse:
         300.0, "1D random velocity of non-virialised galaxies relative to the host, added in"
         " quadrature to the Jeans dispersion of the host's potential.",
         "Sheth & Diaferio 2001, MNRAS 322, 901 (halo pairwise velocities)", "km/s")
+    # -- nuisance parameters: per-cluster priors ------------------------------------
+    richness_factor_range: tuple = _param(
+        _DEFAULT["richness_factor_range"],
+        "Prior [lo, hi] of a per-cluster factor on the mean number of galaxies at fixed mass"
+        " (members, infall zone, neighbours and field alike: the depth of the survey),"
+        " drawn log-uniformly; [v, v] fixes it. Robust preset [0.25, 4]: N ∝ M_min**-0.91,"
+        " so a factor 4 in N is a factor ~4.6 in the limiting (sub)halo mass; spectroscopic"
+        " surveys of massive clusters range from SDSS depth (tens of members, CIRS) to"
+        " ~200 members (HeCS).",
+        "Jiang & van den Bosch 2016, MNRAS 458, 2848; Rines & Diaferio 2006, AJ 132, 1275;"
+        " Rines et al. 2013, ApJ 767, 15")
+    interloper_factor_range: tuple = _param(
+        _DEFAULT["interloper_factor_range"],
+        "Prior [lo, hi] of a per-cluster factor on the density of the line-of-sight"
+        " environment (field galaxies and neighbouring groups), drawn log-uniformly; [v, v]"
+        " fixes it. Robust preset [0.5, 2]: the clustering bias of field galaxies changes"
+        " by about a factor 2 with their luminosity, and the interloper fraction of"
+        " simulated clusters scatters from cluster to cluster by similar factors.",
+        "Zehavi et al. 2011, ApJ 736, 59; Mamon, Biviano & Murante 2010, A&A 520, A30;"
+        " Saro et al. 2013, ApJ 772, 47")
+    velocity_bias_range: tuple = _param(
+        _DEFAULT["velocity_bias_range"],
+        "Prior [lo, hi] of the mean velocity bias of a cluster's galaxies, drawn uniformly;"
+        " velocity_bias_scatter acts on top. null: fixed at velocity_bias; otherwise"
+        " velocity_bias is set to the range's centre. Robust preset [0.9, 1.1]: satellite"
+        " velocity bias measured from galaxy clustering (0.86 +0.08/-0.03 for BOSS"
+        " CMASS) and its spread between simulations and galaxy selections.",
+        "Guo et al. 2015, MNRAS 446, 578; Munari et al. 2013, MNRAS 430, 2638;"
+        " Anbajagane et al. 2022, MNRAS 510, 2980")
+    anisotropy_range: tuple = _param(
+        _DEFAULT["anisotropy_range"],
+        "Prior [lo, hi] of beta_inf, the outer velocity anisotropy of the galaxies in"
+        " beta(r) = beta_inf r / (r + r_a) (0: isotropic orbits; 0.5: Mamon & Lokas 2005;"
+        " -> 1: radial), drawn uniformly; [v, v] fixes it. Robust preset [0, 0.8]: from"
+        " the isotropic orbits of early-type cluster galaxies to more radial than the"
+        " beta ~ 0.5 at large radii of simulated haloes and of MACS J1206.",
+        "Tiret et al. 2007, A&A 476, L1; Mamon & Lokas 2005, MNRAS 363, 705; Biviano &"
+        " Katgert 2004, A&A 424, 779; Biviano et al. 2013, A&A 558, A1")
+    redshift_range: tuple = _param(
+        _DEFAULT["redshift_range"],
+        "Prior [lo, hi] of the redshift of each cluster, drawn uniformly; r200c, v200c,"
+        " concentrations, bias, the mass function and the distances follow it. null: every"
+        " cluster at redshift; otherwise redshift is set to the range's centre (the"
+        " catalogue's nominal redshift). Robust preset [0.01, 0.3]: the redshifts of the"
+        " spectroscopic cluster surveys the flows are applied to (SDSS, HeCS).",
+        "Rines & Diaferio 2006, AJ 132, 1275; Rines et al. 2013, ApJ 767, 15")
     # -- observer (Ho et al. 2019) ------------------------------------------------
     aperture: float = _param(
         1.6, "Cylinder radius.", "Ho et al. 2019 ('medium' cut)", "h^-1 Mpc")
@@ -264,6 +340,7 @@ class SyntheticUniverse:
             if not cond:
                 raise InvalidInputError(msg)
 
+        self._check_nuisance_ranges(check)
         finite = [f.name for f in dataclasses.fields(self)
                   if isinstance(getattr(self, f.name), float)]
         for name in finite:
@@ -298,6 +375,33 @@ class SyntheticUniverse:
         check(self.neighbour_min_mass < 10**self.log_mass_max,
               "neighbour_min_mass must be below the largest host mass")
 
+    def _check_nuisance_ranges(self, check):
+        """Make every ``<name>_range`` a (lo, hi) tuple of floats and check it."""
+        limits = {"richness_factor": (0.0, np.inf, "positive"),
+                  "interloper_factor": (0.0, np.inf, "positive"),
+                  "velocity_bias": (0.0, np.inf, "positive"),
+                  "anisotropy": (-1.0, 1.0, "in [-1, 1]"),
+                  "redshift": (0.0, 2.0, "in (0, 2)")}
+        for name in NUISANCE_PARAMETERS:
+            key = f"{name}_range"
+            value = getattr(self, key)
+            if value is None and name in _SCALAR_NUISANCES:
+                continue
+            try:
+                lo, hi = (float(x) for x in value)
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"{key} must be a pair [lo, hi], got {value!r}") from None
+            check(np.isfinite(lo) and np.isfinite(hi) and lo <= hi,
+                  f"{key} must be a pair [lo, hi] of finite numbers with lo <= hi, got"
+                  f" {value!r}")
+            low, high, what = limits[name]
+            closed = name == "anisotropy"
+            ok = (low <= lo and hi <= high) if closed else (low < lo and hi < high)
+            check(ok, f"{key} must lie {what}, got {value!r}")
+            object.__setattr__(self, key, (lo, hi))
+            if name in _SCALAR_NUISANCES:  # the scalar is the range's centre
+                object.__setattr__(self, name, 0.5 * (lo + hi))
+
     # -- description ------------------------------------------------------------
     @classmethod
     def parameter_names(cls):
@@ -331,13 +435,30 @@ class SyntheticUniverse:
         >>> from clustermass.mocks import SyntheticUniverse
         >>> SyntheticUniverse.parse_overrides(["richness_15=250", "frame=comoving"])
         {'richness_15': 250, 'frame': 'comoving'}
+
+        ``nuisance_priors=NAME`` sets the nuisance priors of a named preset
+        (`NUISANCE_PRESETS`); explicit ranges override it, in any order:
+
+        >>> o = SyntheticUniverse.parse_overrides(["redshift_range=[0.1, 0.1]",
+        ...                                        "nuisance_priors=robust"])
+        >>> o["redshift_range"], o["richness_factor_range"]
+        ([0.1, 0.1], (0.25, 4.0))
         """
-        return parse_overrides(items, known=cls.parameter_names(), what="mock parameter",
-                               hint="see clustermass.mocks.SyntheticUniverse().describe()")
+        out = parse_overrides(items, known=[*cls.parameter_names(), "nuisance_priors"],
+                              what="mock parameter",
+                              hint="see clustermass.mocks.SyntheticUniverse().describe()")
+        preset = out.pop("nuisance_priors", None)
+        if preset is None:
+            return out
+        if preset not in NUISANCE_PRESETS:
+            raise InvalidInputError(f"nuisance_priors must be one of {tuple(NUISANCE_PRESETS)},"
+                                    f" got {preset!r}")
+        return {**NUISANCE_PRESETS[preset], **out}
 
     def to_dict(self):
-        """The parameters as a JSON-serialisable dict."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The parameters as a JSON-serialisable dict (ranges as lists, as JSON reads them)."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in dataclasses.fields(self)}
 
     @classmethod
     def from_dict(cls, d):
@@ -364,6 +485,101 @@ class SyntheticUniverse:
                 for f in dataclasses.fields(self)]
         return Table(rows=rows, names=("name", "value", "unit", "description", "reference"))
 
+    # -- nuisance parameters ------------------------------------------------------
+    @classmethod
+    def robust(cls, **overrides):
+        """The universe with the wide nuisance priors of ``NUISANCE_PRESETS['robust']``.
+
+        For training flows that should not depend on survey depth, interlopers,
+        velocity bias, orbits or redshift. Keyword arguments override any
+        parameter, the ranges included.
+
+        Examples
+        --------
+        >>> from clustermass.mocks import SyntheticUniverse
+        >>> uni = SyntheticUniverse.robust(redshift_range=[0.05, 0.1])
+        >>> uni.richness_factor_range, uni.redshift_range, round(uni.redshift, 3)
+        ((0.25, 4.0), (0.05, 0.1), 0.075)
+        """
+        return cls(**{**NUISANCE_PRESETS["robust"], **overrides})
+
+    def nuisance_ranges(self):
+        """The prior range (lo, hi) of every nuisance parameter, None resolved.
+
+        Examples
+        --------
+        >>> from clustermass.mocks import SyntheticUniverse
+        >>> r = SyntheticUniverse().nuisance_ranges()
+        >>> r['richness_factor'], r['velocity_bias'], r['anisotropy']
+        ((1.0, 1.0), (1.0, 1.0), (0.5, 0.5))
+        """
+        out = {}
+        for name in NUISANCE_PARAMETERS:
+            rng = getattr(self, f"{name}_range")
+            out[name] = (getattr(self, name),) * 2 if rng is None else tuple(rng)
+        return out
+
+    def nuisance_nominal(self):
+        """The nominal value of every nuisance: fixed value, or the centre of its prior.
+
+        The centre is geometric for log-uniform priors; ``velocity_bias`` and
+        ``redshift`` are the scalar parameters of those names.
+        """
+        out = {}
+        for name, (lo, hi) in self.nuisance_ranges().items():
+            if name in _SCALAR_NUISANCES:
+                out[name] = float(getattr(self, name))
+            elif lo == hi:
+                out[name] = lo
+            elif NUISANCE_PARAMETERS[name][1] == "log-uniform":
+                out[name] = math.sqrt(lo * hi)
+            else:
+                out[name] = 0.5 * (lo + hi)
+        return out
+
+    def nuisance_is_default(self):
+        """Whether every nuisance prior is the default (today's fixed values)."""
+        return all(getattr(self, key) == value for key, value in _DEFAULT.items())
+
+    def draw_nuisance(self, rng):
+        """Nuisance parameters of one cluster, drawn from their priors.
+
+        A degenerate prior [v, v] takes no random number, so a universe whose
+        priors are all degenerate leaves the random stream untouched.
+
+        Parameters
+        ----------
+        rng : `numpy.random.Generator`
+
+        Returns
+        -------
+        values : dict
+            name -> value, in the order of `NUISANCE_PARAMETERS`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from clustermass.mocks import SyntheticUniverse
+        >>> rng = np.random.default_rng(1)
+        >>> uni = SyntheticUniverse(richness_factor_range=[0.5, 0.5])
+        >>> uni.draw_nuisance(rng)['richness_factor']
+        0.5
+        >>> z = SyntheticUniverse.robust().draw_nuisance(rng)['redshift']
+        >>> 0.01 <= z <= 0.3
+        True
+        """
+        values = {}
+        for name, (lo, hi) in self.nuisance_ranges().items():
+            if lo == hi:
+                values[name] = lo
+                continue
+            u = float(rng.random())
+            if NUISANCE_PARAMETERS[name][1] == "log-uniform":
+                values[name] = math.exp(math.log(lo) + u * math.log(hi / lo))
+            else:
+                values[name] = lo + u * (hi - lo)
+        return values
+
     # -- derived relations --------------------------------------------------------
     def mean_richness(self, m200c):
         """Mean number of satellites inside r200c (M_acc above ``galaxy_min_mass``)."""
@@ -374,7 +590,7 @@ class SyntheticUniverse:
         key = self
         tab = _TABLE_CACHE.get(key)
         if tab is None:
-            tab = _UniverseTables(self)
+            tab = UniverseTables(self)
             if len(_TABLE_CACHE) > 8:
                 _TABLE_CACHE.clear()
             _TABLE_CACHE[key] = tab
@@ -382,145 +598,3 @@ class SyntheticUniverse:
 
 
 _TABLE_CACHE = {}
-
-
-# ---------------------------------------------------------------------------------------
-# Precomputed tables
-# ---------------------------------------------------------------------------------------
-class _UniverseTables:
-    """Everything that depends on the parameters but not on a host: computed once.
-
-    Picklable (plain numpy arrays and floats), so worker processes get a copy.
-    """
-
-    def __init__(self, uni):
-        self.universe = uni
-        z = uni.redshift
-        astro = resolve_cosmology(uni.cosmology)
-        self.h = float(astro.h)
-        self.efunc = float(astro.efunc(z))
-        self.hubble = 100.0 * self.efunc  # km/s per physical h^-1 Mpc
-        self.rho_crit = RHO_CRIT_100 * self.efunc**2  # h^2 Msun / Mpc^3 (physical)
-        self.a3 = (1.0 + z) ** 3  # comoving -> physical number densities
-        self.cosmology_name = getattr(astro, "name", None) or repr(astro)
-        self.dist_z, self.dist_chi, self.chi_cluster = distance_table(z, astro)
-
-        from colossus.halo import concentration as cconc
-        from colossus.lss import bias as cbias
-        from colossus.lss import mass_function as cmf
-
-        cc = colossus_cosmology(astro, sigma8=uni.sigma8, ns=uni.ns)
-        with using_colossus_cosmology(cc):
-            lm = np.linspace(np.log10(uni.galaxy_min_mass) - 0.5, 16.0, 701)
-            m = 10**lm
-            with warnings.catch_warnings():
-                # colossus warns when a model is used outside its calibration range.
-                warnings.simplefilter("ignore", UserWarning)
-                dndlnm = cmf.massFunction(m, z, mdef="200c", model=uni.mass_function,
-                                          q_out="dndlnM")
-                cmed = cconc.concentration(m, "200c", z, model=uni.concentration_model,
-                                           range_warning=False)
-                bias = cbias.haloBias(m, z, "200c", model=uni.bias_model)
-                r_xi = np.logspace(np.log10(0.02), np.log10(300.0), 160)
-                xi = cc.correlationFunction(r_xi, z)
-        self.lm = lm
-        self.dndlnm = np.asarray(dndlnm, float)  # comoving (h/Mpc)^3
-        self.cmed = np.asarray(cmed, float)
-        self.bias = np.asarray(bias, float)
-        self.ln_r_xi = np.log(r_xi)  # comoving h^-1 Mpc
-        self.xi = np.asarray(xi, float)
-
-        # -- galaxy populations -----------------------------------------------------
-        dln = np.gradient(lm) * np.log(10)
-        cen = float(uni.include_centrals)
-        nsat = uni.mean_richness(m)
-        gal = m >= uni.galaxy_min_mass
-        per_halo = np.where(gal, cen + nsat, 0.0)
-        small = gal & (m < uni.neighbour_min_mass)
-        big = m >= uni.neighbour_min_mass
-        w = self.dndlnm * dln
-        self.n_gal_total = float(np.sum((per_halo * w)[gal]))  # comoving
-        self.b_gal_total = float(np.sum((per_halo * w * self.bias)[gal]) / self.n_gal_total)
-        self.n_smooth = float(np.sum((per_halo * w)[small]))
-        self.b_smooth = (float(np.sum((per_halo * w * self.bias)[small]) / self.n_smooth)
-                         if self.n_smooth > 0 else 1.0)
-        self.n_centrals = float(np.sum(w[gal]))
-        self.n_satellites = float(np.sum((nsat * w)[gal]))
-        # neighbours: number-weighted and bias-weighted mass CDFs
-        lmb = lm[big]
-        wb = w[big]
-        self.nb_lm = lmb
-        self.nb_number = float(np.sum(wb))
-        self.nb_cdf = np.cumsum(wb) / np.sum(wb)
-        self.nb_bias_number = float(np.sum(wb * self.bias[big]))
-        self.nb_bias_cdf = np.cumsum(wb * self.bias[big]) / np.sum(wb * self.bias[big])
-
-        # -- host mass distributions -----------------------------------------------------
-        hl = np.linspace(uni.log_mass_min, uni.log_mass_max, 1001)
-        dndlogm = np.interp(hl, lm, self.dndlnm) * np.log(10)
-        self.host_lm = hl
-        self.host_dndlogm = dndlogm
-        cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dndlogm[1:] + dndlogm[:-1]) * np.diff(hl))])
-        self.host_cdf_mf = cdf / cdf[-1]
-        nlos = np.ceil(uni.train_dn_dlogm / dndlogm - 1e-9)
-        nlos = np.maximum(nlos, 1)
-        if uni.train_max_los:
-            nlos = np.minimum(nlos, uni.train_max_los)
-        self.host_nlos_train = nlos.astype(np.int64)
-        wt = 1.0 / nlos
-        cdf = np.concatenate([[0.0], np.cumsum(0.5 * (wt[1:] + wt[:-1]) * np.diff(hl))])
-        self.host_cdf_train = cdf / cdf[-1]
-
-        # -- Jeans table ----------------------------------------------------------------
-        self.ln_c = np.linspace(np.log(1.0), np.log(40.0), 64)
-        self.ln_x = np.linspace(np.log(1e-3), np.log(2e3), 281)
-        table = nfw_jeans_table(np.exp(self.ln_c), np.exp(self.ln_x),
-                                tracer_ratio=uni.galaxy_concentration_ratio,
-                                anisotropy_radius=uni.anisotropy_radius)
-        self.ln_jeans = np.log(table)
-
-        # -- subhalo (accreted group) mass function -----------------------------------------
-        lmu = np.linspace(np.log(uni.subgroup_min_ratio), 0.0, 400)
-        mu = np.exp(lmu)
-        dn = uni.shmf_gamma * mu**uni.shmf_alpha * np.exp(-uni.shmf_beta * mu**uni.shmf_omega)
-        cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dn[1:] + dn[:-1]) * np.diff(lmu))])
-        self.sub_lnmu = lmu
-        self.sub_number = float(cdf[-1])
-        self.sub_cdf = cdf / cdf[-1]
-
-    # -- interpolation helpers ------------------------------------------------------------
-    def concentration(self, m):
-        return np.interp(np.log10(m), self.lm, self.cmed)
-
-    def halo_bias(self, m):
-        return np.interp(np.log10(m), self.lm, self.bias)
-
-    def xi_lin(self, r_phys):
-        """Linear matter correlation function at physical separation r (h^-1 Mpc)."""
-        r_com = np.asarray(r_phys, float) * (1.0 + self.universe.redshift)
-        lr = np.log(np.clip(r_com, np.exp(self.ln_r_xi[0]), np.exp(self.ln_r_xi[-1])))
-        return np.interp(lr, self.ln_r_xi, self.xi)
-
-    def r200(self, m):
-        """r200c in physical h^-1 Mpc."""
-        return (3.0 * np.asarray(m, float) / (4.0 * np.pi * 200.0 * self.rho_crit)) ** (1 / 3)
-
-    def v200(self, m):
-        """Circular velocity at r200c, km/s: v200 = 10 H(z) r200c."""
-        return 10.0 * self.hubble * self.r200(m)
-
-    def jeans_sigma2(self, c, x):
-        """sigma_r^2 / v200^2 by bilinear interpolation in (ln c, ln x)."""
-        lc = np.clip(np.log(c), self.ln_c[0], self.ln_c[-1])
-        lx = np.clip(np.log(np.maximum(x, 1e-12)), self.ln_x[0], self.ln_x[-1])
-        fc = (lc - self.ln_c[0]) / (self.ln_c[1] - self.ln_c[0])
-        fx = (lx - self.ln_x[0]) / (self.ln_x[1] - self.ln_x[0])
-        ic = np.minimum(fc.astype(np.int64), self.ln_c.size - 2)
-        ix = np.minimum(fx.astype(np.int64), self.ln_x.size - 2)
-        tc = fc - ic
-        tx = fx - ix
-        t = self.ln_jeans
-        val = ((1 - tc) * (1 - tx) * t[ic, ix] + tc * (1 - tx) * t[ic + 1, ix]
-               + (1 - tc) * tx * t[ic, ix + 1] + tc * tx * t[ic + 1, ix + 1])
-        return np.exp(val)
-
