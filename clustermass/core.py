@@ -39,8 +39,8 @@ from .phasespace import (
     resolve_cosmology,
 )
 
-__all__ = ["ClusterMass", "MIN_GALAXIES", "DEFAULT_MODEL", "DEFAULT_PRIOR",
-           "TRAINING_REDSHIFT_TOLERANCE"]
+__all__ = ["ClusterMass", "accepted_redshift_range", "MIN_GALAXIES", "DEFAULT_MODEL",
+           "DEFAULT_PRIOR", "TRAINING_REDSHIFT_TOLERANCE"]
 
 #: Fewest galaxies inside the phase-space window for which a mass is inferred
 #: (the mock catalogues of Ho et al. 2019 drop clusters with fewer than 10).
@@ -63,6 +63,30 @@ DEFAULT_PRIOR = "flat"
 #: dex at 0.117 -+ 0.1 in Planck13, about half the narrowest posterior widths
 #: (user guide, "Inputs and units").
 TRAINING_REDSHIFT_TOLERANCE = 0.1
+
+def accepted_redshift_range(model):
+    """The cluster redshifts a model accepts without a warning.
+
+    A flow trained across redshifts accepts its training range
+    (``model.training_redshift_range``); one trained at a single redshift
+    accepts it -+ `TRAINING_REDSHIFT_TOLERANCE`.
+
+    Returns
+    -------
+    accepted : tuple or None
+        ``(lo, hi, z_min, z_max, tolerance)``, or `None` for a model without
+        training redshifts (e.g. M-sigma).
+    """
+    z_range = getattr(model, "training_redshift_range", None)
+    if z_range is None:
+        universe = getattr(model, "training_universe", None)
+        if universe is None:
+            return None
+        z_range = (universe.redshift, universe.redshift)
+    z_min, z_max = (float(getattr(z, "value", z)) for z in z_range)
+    tol = TRAINING_REDSHIFT_TOLERANCE if z_max - z_min < TRAINING_REDSHIFT_TOLERANCE else 0.0
+    return max(z_min - tol, 0.0), z_max + tol, z_min, z_max, tol
+
 
 class ClusterMass:
     """A galaxy cluster seen through its galaxies' projected phase space.
@@ -519,22 +543,17 @@ class ClusterMass:
         return post
 
     def _check_training_redshift(self, model):
-        """(lo, hi): the training redshifts -+ `TRAINING_REDSHIFT_TOLERANCE`; warns outside."""
-        z_range = getattr(model, "training_redshift_range", None)
-        if z_range is None:
-            universe = getattr(model, "training_universe", None)
-            if universe is None:
-                return None
-            z_range = (universe.redshift, universe.redshift)
-        z_min, z_max = (float(getattr(z, "value", z)) for z in z_range)
-        lo = max(z_min - TRAINING_REDSHIFT_TOLERANCE, 0.0)
-        hi = z_max + TRAINING_REDSHIFT_TOLERANCE
+        """`accepted_redshift_range` of ``model``; warns when the cluster lies outside."""
+        accepted = accepted_redshift_range(model)
+        if accepted is None:
+            return None
+        lo, hi, z_min, z_max, tol = accepted
         if not lo <= self.redshift <= hi:
             e, z_near = self.cosmology.efunc, min(max(self.redshift, z_min), z_max)
             warn_user(
                 f"cluster redshift z = {self.redshift:.4g} lies outside the redshifts the model"
                 f" accepts ({lo:.3f} to {hi:.3f}: trained at {z_min:.3g} to {z_max:.3g}, -+"
-                f"{TRAINING_REDSHIFT_TOLERANCE}); at fixed velocities, self-similar scaling"
+                f"{tol}); at fixed velocities, self-similar scaling"
                 " puts the mass off by of order log10[E(z) / E(z_train)] ="
                 f" {np.log10(e(self.redshift) / e(z_near)):+.3f} dex",
                 RedshiftExtrapolationWarning, stacklevel=3)

@@ -39,7 +39,7 @@ from ._columns import COLUMN_ALIASES, column_values, find_column
 from ._config import __version__
 from ._io import atomic_path, file_sha256, progress_bar
 from ._units import C_KMS, R_UNIT, V_UNIT
-from .core import DEFAULT_PRIOR, MIN_GALAXIES, TRAINING_REDSHIFT_TOLERANCE
+from .core import DEFAULT_PRIOR, MIN_GALAXIES, accepted_redshift_range
 from .exceptions import (
     ClusterMassError,
     ClusterMassWarning,
@@ -137,25 +137,14 @@ def _read_clusters(clusters):
 def _training_ranges(model):
     """Accepted redshifts and numbers of galaxies of a flow, each ``(lo, hi)`` or None.
 
-    Redshifts: the training redshifts -+ `~clustermass.core.TRAINING_REDSHIFT_TOLERANCE`,
+    Redshifts: `~clustermass.core.accepted_redshift_range`,
     the range outside which `ClusterMass.infer <clustermass.core.ClusterMass.infer>`
     warns. Galaxies in the window: the training set's range, recorded in the
     ``model.json`` of a flow read from a directory.
     """
-    z_rng = getattr(model, "training_redshift_range", None)
-    if z_rng is None and getattr(model, "training_universe", None) is not None:
-        z_rng = (model.training_universe.redshift,) * 2
-    if z_rng is not None:
-        lo, hi = (float(getattr(z, "value", z)) for z in z_rng)
-        z_rng = (max(lo - TRAINING_REDSHIFT_TOLERANCE, 0.0), hi + TRAINING_REDSHIFT_TOLERANCE)
+    accepted = accepted_redshift_range(model)
+    z_rng = None if accepted is None else accepted
     n_rng = getattr(model, "n_galaxies_range", None)
-    path = (getattr(model, "meta", None) or {}).get("path")
-    if n_rng is None and path:
-        try:
-            with open(os.path.join(path, "model.json")) as f:
-                n_rng = json.load(f).get("scaling", {}).get("n_galaxies_range")
-        except (OSError, ValueError, AttributeError):
-            n_rng = None
     return z_rng, None if n_rng is None else (float(n_rng[0]), float(n_rng[1]))
 
 
@@ -284,7 +273,7 @@ def _record(result, i, post, z_c, ranges):
     if z_rng and not z_rng[0] <= z_c <= z_rng[1]:
         outside.append(f"redshift {z_c:.4f} outside the accepted range"
                        f" [{z_rng[0]:.3f}, {z_rng[1]:.3f}] (training redshifts"
-                       f" -+{TRAINING_REDSHIFT_TOLERANCE})")
+                       f" -+{z_rng[4]})")
     if n_rng and not n_rng[0] <= n <= n_rng[1]:
         outside.append(f"{n} galaxies in the window, outside the training range"
                        f" [{n_rng[0]:.0f}, {n_rng[1]:.0f}]")
@@ -342,7 +331,7 @@ def weigh_catalogue(clusters, galaxies, *, model=None, prior=None, cosmology=Non
         <clustermass.posterior.MassPosterior.summary>`; ``n_galaxies`` in the
         window; ``flag_few_galaxies`` (< `~clustermass.core.MIN_GALAXIES`),
         ``flag_outside_training_range`` (redshift beyond the training
-        redshifts -+ `~clustermass.core.TRAINING_REDSHIFT_TOLERANCE`, or
+        redshifts (`~clustermass.core.accepted_redshift_range`), or
         galaxy count outside the training set's), ``flag_support_edge``
         (`MassPosterior.at_support_edge
         <clustermass.posterior.MassPosterior.at_support_edge>`), ``flag_failed``

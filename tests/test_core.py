@@ -336,30 +336,47 @@ def coma():
 
 
 def test_redshift_outside_training_range_warns(coma_flow, coma):
-    # The shipped flows were trained at z = 0.117 (MDPL2); the tolerance is 0.1.
+    # The shipped contaminated flow was trained across z = 0.01-0.3 (nuisance priors).
+    assert coma_flow.training_redshift_range == (0.01, 0.3)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RedshiftExtrapolationWarning)
-        post = coma.infer(coma_flow)  # z = 0.0235: inside [0.017, 0.217]
-    assert post.meta["accepted_redshift_range"] == pytest.approx([0.017, 0.217])
+        post = coma.infer(coma_flow)  # z = 0.0235: inside
+    assert post.meta["accepted_redshift_range"] == pytest.approx([0.01, 0.3])
     far = ClusterMass.from_phase_space(coma.galaxies["R"], coma.galaxies["v"], redshift=0.5)
-    shift = np.log10(Planck13.efunc(0.5) / Planck13.efunc(0.117))  # 0.095 dex
+    shift = np.log10(Planck13.efunc(0.5) / Planck13.efunc(0.3))
     with pytest.warns(RedshiftExtrapolationWarning,
-                      match=rf"z = 0.5 lies outside .* \(0.017 to 0.217: .*= \+{shift:.3f} dex"):
+                      match=rf"z = 0.5 lies outside .* \(0.010 to 0.300: .*= \+{shift:.3f} dex"):
         far.infer(coma_flow)
     assert issubclass(RedshiftExtrapolationWarning, ModelExtrapolationWarning)
+
+
+def test_single_redshift_model_gets_a_tolerance(coma):
+    # A flow trained at one redshift (the paper's z = 0.117) accepts 0.117 -+ 0.1.
+    from clustermass.flow import MassFlow
+
+    class SingleRedshiftFlow(MassFlow):
+        training_redshift_range = (0.117, 0.117)
+
+    single = SingleRedshiftFlow.pretrained("contaminated")
+    post = coma.infer(single)
+    assert post.meta["accepted_redshift_range"] == pytest.approx([0.017, 0.217])
+    far = ClusterMass.from_phase_space(coma.galaxies["R"], coma.galaxies["v"], redshift=0.3)
+    with pytest.warns(RedshiftExtrapolationWarning, match=r"\(0.017 to 0.217"):
+        far.infer(single)
 
 
 def test_model_training_redshift_range_is_used(coma_flow, coma):
     from clustermass.flow import MassFlow
 
     class HighRedshiftFlow(MassFlow):
-        training_redshift_range = (0.3, 0.4)
+        training_redshift_range = (0.3, 0.45)
 
     flow = HighRedshiftFlow.pretrained("contaminated")
+    # Trained across a range: no tolerance beyond it.
     with pytest.warns(RedshiftExtrapolationWarning,
-                      match=r"\(0.200 to 0.500: trained at 0.3 to 0.4, -\+0.1\)"):
+                      match=r"\(0.300 to 0.450: trained at 0.3 to 0.45, -\+0.0\)"):
         post = coma.infer(flow)
-    assert post.meta["accepted_redshift_range"] == pytest.approx([0.2, 0.5])
+    assert post.meta["accepted_redshift_range"] == pytest.approx([0.3, 0.45])
 
 
 def test_posterior_at_the_support_edge_warns(coma_flow, coma):

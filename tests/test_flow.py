@@ -778,7 +778,7 @@ def test_posteriors_are_zero_outside_the_training_support(tf):
 
     flow = MassFlow.pretrained("contaminated")
     assert flow.training_support == (13.2, 15.6)
-    assert flow.training_redshift_range == (0.117, 0.117)
+    assert flow.training_redshift_range == (0.01, 0.3)  # trained across redshifts
     # A poor, cold group: the flow's own density spills below 13.2.
     h = _toy_clusters([12], seed=3, sigma=150.0)[0].histogram(flow.grid)
     x = default_log_mass_grid()
@@ -819,10 +819,16 @@ def test_mass_function_prior_uses_the_models_training_universe(tf):
     from clustermass.priors import TrainingUniverse, reweight
 
     h = _toy_clusters([120], seed=4)[0].histogram(PhaseSpaceGrid())
-    at_0117 = MassFlow.pretrained("contaminated")
-    at_03 = MassFlow.pretrained("contaminated")
-    at_03.meta["training_catalogue"]["meta"]["universe"]["redshift"] = 0.3
-    assert MassFlow.pretrained("contaminated").training_universe.redshift == 0.117
+    def at(z):  # the shipped flow, as if trained at the single redshift z
+        flow = MassFlow.pretrained("contaminated")
+        universe = flow.meta["training_catalogue"]["meta"]["universe"]
+        universe["redshift"], universe["redshift_range"] = z, [z, z]
+        return flow
+
+    at_0117, at_03 = at(0.117), at(0.3)
+    # each MassFlow has its own meta: the shipped one is untouched
+    assert MassFlow.pretrained("contaminated").training_redshift_range == (0.01, 0.3)
+    assert at_0117.training_universe == TrainingUniverse(redshift=0.117)
     assert at_03.training_universe == TrainingUniverse(redshift=0.3)
     assert at_03.training_redshift_range == (0.3, 0.3)
     x = default_log_mass_grid()

@@ -105,33 +105,50 @@ def test_evaluate_models_labels_and_loads(contaminated, fresh_test_mocks):
     assert res.estimators["contaminated (default)"]["n_clusters"] == len(fresh_test_mocks)
 
 
-def _fresh_mocks(tmp_path_factory, kind, n_clusters, seed):
+def _fresh_mocks(tmp_path_factory, kind, n_clusters, seed, **params):
     """Mass-function-distributed test clusters from hosts never used in training."""
     from clustermass import mocks
 
     path = tmp_path_factory.mktemp("mocks") / f"{kind}_test.h5"
     mocks.generate(path, kind=kind, split="test", n_clusters=n_clusters, seed=seed,
-                   progress=False)
+                   progress=False, **params)
     return mocks.load(path)
 
 
 @pytest.fixture(scope="module")
 def fresh_test_mocks(tmp_path_factory):
+    # The nominal universe (every nuisance parameter at its central value).
     return _fresh_mocks(tmp_path_factory, "contaminated", 3000, seed=11)
 
 
-def test_shipped_flow_is_calibrated_on_fresh_mocks(contaminated, fresh_test_mocks):
+@pytest.fixture(scope="module")
+def fresh_robust_mocks(tmp_path_factory):
+    # The shipped contaminated flow's own training population: nuisance
+    # parameters (depth, interlopers, velocity bias, orbits, redshift) drawn per
+    # cluster from the wide priors (`SyntheticUniverse.robust`).
+    from clustermass.mocks import NUISANCE_PRESETS
+
+    return _fresh_mocks(tmp_path_factory, "contaminated", 2000, seed=13,
+                        **NUISANCE_PRESETS["robust"])
+
+
+# The shipped contaminated flow marginalises over the nuisance parameters, so its
+# intervals are honest across surveys but wider than a flow tuned to one universe
+# needs on that universe: 68 % coverage 0.75 on both populations (3000 clusters,
+# binomial error ~0.009). The bounds are the stress suite's (issue #10): 68 % in
+# [0.60, 0.78], 95 % at least 0.90, |bias| <= 0.05.
+@pytest.mark.parametrize("population", ["fresh_test_mocks", "fresh_robust_mocks"])
+def test_shipped_flow_is_calibrated_on_fresh_mocks(contaminated, population, request):
     from clustermass.validation import evaluate_catalogue
 
-    res = evaluate_catalogue({"flow": contaminated}, fresh_test_mocks)
+    res = evaluate_catalogue({"flow": contaminated}, request.getfixturevalue(population))
     flow, msigma = res.estimators["flow"], res.estimators["msigma"]
-    # 3000 clusters: the binomial error of a coverage is ~0.009 (68 %), ~0.004 (95 %).
-    assert 0.64 <= flow["coverage_68"] <= 0.72, flow["coverage_68"]
-    assert 0.92 <= flow["coverage_95"] <= 0.98, flow["coverage_95"]
-    assert abs(flow["bias"]) < 0.03
+    assert 0.60 <= flow["coverage_68"] <= 0.78, flow["coverage_68"]
+    assert 0.90 <= flow["coverage_95"] <= 0.995, flow["coverage_95"]
+    assert abs(flow["bias"]) < 0.05
     # Interlopers inflate the velocity dispersion of poor clusters: the flow,
     # which sees where they lie in phase space, beats M-sigma by a wide margin.
-    assert flow["scatter"] < 0.6 * msigma["scatter"]
+    assert flow["scatter"] < 0.7 * msigma["scatter"]
 
 
 @pytest.mark.remote_data
@@ -152,11 +169,12 @@ def test_thinning_barely_moves_the_shipped_flow(contaminated, fresh_test_mocks):
 
     same = thinning_shift(contaminated, fresh_test_mocks, 1.0, n=300)
     assert same["n_clusters"] == 300 and same["mean_abs_shift_sigma"] < 1e-5
-    thinned = thinning_shift(contaminated, fresh_test_mocks, 0.7, n=1500, seed=1)
-    # The project's target is 0.5 sigma; the shipped flow sits right at it
-    # (-0.49 on the documented test set, -0.53 on these clusters), so this guards
-    # against regressions towards the count-reading 'paper' flow (-1 sigma).
-    assert abs(thinned["mean_shift_sigma"]) < 0.6, thinned
+    thinned = thinning_shift(contaminated, fresh_test_mocks, 0.5, n=1500, seed=1)
+    # Trained across survey depths (galaxy counts x0.25-x4), the shipped flow
+    # barely moves when half the galaxies go (issue #10's target for the real
+    # fields: < 0.3 sigma at 50 %); the count-reading 'paper' flow moves ~1 sigma
+    # already at 70 %.
+    assert abs(thinned["mean_shift_sigma"]) < 0.3, thinned
 
 
 @pytest.fixture(scope="module")

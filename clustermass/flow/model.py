@@ -232,9 +232,18 @@ class MassFlow:
 
         From the training catalogue's metadata
         (`~clustermass.priors.catalogue_redshift_range`): ``(z, z)`` for a
-        catalogue at one redshift ``z`` (the shipped models: ``(0.117, 0.117)``).
+        catalogue at one redshift ``z`` (the shipped pure model: ``(0.117, 0.117)``;
+        the contaminated one, trained across redshifts: ``(0.01, 0.3)``).
         """
         return catalogue_redshift_range(self._catalogue_meta())
+
+    @property
+    def n_galaxies_range(self):
+        """``(n_min, n_max)``: the numbers of galaxies in the window of the training
+        clusters, or `None` for an untrained flow (inputs outside it are extrapolation).
+        """
+        n_rng = (self._scaling or {}).get("n_galaxies_range")
+        return None if n_rng is None else (float(n_rng[0]), float(n_rng[1]))
 
     def architecture(self):
         """The bijector blocks and their networks, as a list of dicts.
