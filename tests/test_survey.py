@@ -42,7 +42,8 @@ def survey():
     """Six clusters built from the A1689 snapshot, and their galaxies.
 
     A1689 itself; a copy at z = 0.35 (beyond the training redshifts); a copy
-    thinned to every third galaxy; 5 galaxies of the window only ('sparse'); a NaN redshift; an empty field.
+    thinned to every third galaxy; 5 galaxies of the window only ('sparse'); a NaN
+    redshift; an empty field.
     """
     gal = load_snapshot("A1689")["ra", "dec", "redshift"]
     center = SkyCoord(197.875, -1.3353, unit="deg")
