@@ -189,13 +189,14 @@ def test_shipped_pure_flow_on_fresh_mocks(fresh_pure_mocks):
     assert pure.config.marginals  # as data/make_models.sh trains it
     res = evaluate_catalogue({"flow": pure}, fresh_pure_mocks)
     flow, msigma = res.estimators["flow"], res.estimators["msigma"]
-    # Documented test set: coverage 0.730 / 0.969, scatter 0.098 against
-    # M-sigma's 0.356 (docs/user_guide/validation.rst); 2000 clusters give a
-    # binomial error of ~0.01 on the 68 % coverage.
-    assert 0.66 <= flow["coverage_68"] <= 0.78, flow["coverage_68"]
-    assert 0.93 <= flow["coverage_95"] <= 0.99, flow["coverage_95"]
-    assert abs(flow["bias"]) < 0.03
-    assert flow["scatter"] < 0.4 * msigma["scatter"]
-    # Depth robust like the contaminated flow (-0.26 sigma on the documented set).
-    thinned = thinning_shift(pure, fresh_pure_mocks, 0.7, n=1000, seed=1)
-    assert abs(thinned["mean_shift_sigma"]) < 0.45, thinned
+    # Trained across the nuisance priors like the contaminated flow; on the nominal
+    # universe ('clustermass stress pure --n 2000 --seed 0'): coverage 0.635 / 0.947,
+    # bias 0.022, scatter 0.122 against M-sigma's ~0.36. 2000 clusters give a binomial
+    # error of ~0.01 on the 68 % coverage. Bounds: the stress suite's (issue #10).
+    assert 0.60 <= flow["coverage_68"] <= 0.78, flow["coverage_68"]
+    assert 0.90 <= flow["coverage_95"] <= 0.99, flow["coverage_95"]
+    assert abs(flow["bias"]) < 0.05
+    assert flow["scatter"] < 0.45 * msigma["scatter"]
+    # Depth robust like the contaminated flow.
+    thinned = thinning_shift(pure, fresh_pure_mocks, 0.5, n=1000, seed=1)
+    assert abs(thinned["mean_shift_sigma"]) < 0.3, thinned
