@@ -7,8 +7,9 @@
 #
 # Wall time on 2 CPU cores (measured 2026-12-02, machine shared with other work): the
 # 200,000-cluster robust training catalogue 13 min, the training of the contaminated flow
-# 7 min (early stop at update 7300); per kind about 20 minutes, about an hour in all with
-# the test sets, the paper flow and the report; ~8 GB of memory. WORKDIR (default
+# 7 min (early stop at update 7300), the pure flow 12 min (12800 updates); per kind 20-25
+# minutes, about an hour in all with the test sets, the paper flow and the report; ~8 GB
+# of memory. WORKDIR (default
 # ./build/models) receives the mock catalogues (~1.5 GB) and the models. The same seeds give
 # the same catalogues byte for byte and, on a CPU, the same weights.
 #
