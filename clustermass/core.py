@@ -552,8 +552,8 @@ class ClusterMass:
             e, z_near = self.cosmology.efunc, min(max(self.redshift, z_min), z_max)
             warn_user(
                 f"cluster redshift z = {self.redshift:.4g} lies outside the redshifts the model"
-                f" accepts ({lo:.3f} to {hi:.3f}: trained at {z_min:.3g} to {z_max:.3g}, -+"
-                f"{tol}); at fixed velocities, self-similar scaling"
+                f" accepts ({lo:.3f} to {hi:.3f}: trained at {z_min:.3g} to {z_max:.3g}"
+                f"{f', -+{tol}' if tol else ''}); at fixed velocities, self-similar scaling"
                 " puts the mass off by of order log10[E(z) / E(z_train)] ="
                 f" {np.log10(e(self.redshift) / e(z_near)):+.3f} dex",
                 RedshiftExtrapolationWarning, stacklevel=3)

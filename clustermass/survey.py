@@ -272,8 +272,8 @@ def _record(result, i, post, z_c, ranges):
     outside = []
     if z_rng and not z_rng[0] <= z_c <= z_rng[1]:
         outside.append(f"redshift {z_c:.4f} outside the accepted range"
-                       f" [{z_rng[0]:.3f}, {z_rng[1]:.3f}] (training redshifts"
-                       f" -+{z_rng[4]})")
+                       f" [{z_rng[0]:.3f}, {z_rng[1]:.3f}]"
+                       + (f" (training redshifts -+{z_rng[4]})" if z_rng[4] else ""))
     if n_rng and not n_rng[0] <= n <= n_rng[1]:
         outside.append(f"{n} galaxies in the window, outside the training range"
                        f" [{n_rng[0]:.0f}, {n_rng[1]:.0f}]")
