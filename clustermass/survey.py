@@ -139,13 +139,10 @@ def _training_ranges(model):
 
     Redshifts: `~clustermass.core.accepted_redshift_range`,
     the range outside which `ClusterMass.infer <clustermass.core.ClusterMass.infer>`
-    warns. Galaxies in the window: the training set's range, recorded in the
-    ``model.json`` of a flow read from a directory.
+    warns. Galaxies in the window: `~clustermass.flow.MassFlow.n_galaxies_range`.
     """
-    accepted = accepted_redshift_range(model)
-    z_rng = None if accepted is None else accepted
     n_rng = getattr(model, "n_galaxies_range", None)
-    return z_rng, None if n_rng is None else (float(n_rng[0]), float(n_rng[1]))
+    return accepted_redshift_range(model), n_rng
 
 
 def _model_meta(model):
