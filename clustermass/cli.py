@@ -255,6 +255,12 @@ def _add_evaluate(subparsers):
     p.add_argument("--no-msigma", action="store_true", help="skip the M-sigma baseline")
     p.add_argument("--prior", default="flat", choices=PRIORS,
                    help="prior of the flow posteriors (default: %(default)s, as 'infer')")
+    p.add_argument("--thin", nargs="+", type=float, metavar="P",
+                   help="first thin the test clusters' galaxies at random: keep each with"
+                        " probability P, or with a probability drawn per cluster in"
+                        " [LO, HI] when two values are given (e.g. --thin 0.5 1)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the thinning (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--figures", metavar="DIR", help="write the validation figures here")
     p.set_defaults(func=_run_evaluate)
@@ -264,7 +270,7 @@ def _run_evaluate(args):
     from .workflows import evaluate_models
 
     results = evaluate_models([args.model, *args.compare], args.mocks, prior=args.prior,
-                              msigma=not args.no_msigma)
+                              msigma=not args.no_msigma, thin=args.thin, seed=args.seed)
     if args.json:
         print(json.dumps(results.to_json_dict(), indent=1))
     else:

@@ -125,7 +125,7 @@ def _load_flow(spec):
 
 
 def evaluate_models(models, catalogue, *, prior="flat", msigma=True, bins=DEFAULT_BINS,
-                    high_mass=14.8):
+                    high_mass=14.8, thin=None, seed=0):
     """Evaluate flows (and M-sigma) on the same held-out mock clusters.
 
     This is what ``clustermass evaluate MODEL MOCKS [--compare MODEL ...]``
@@ -150,6 +150,13 @@ def evaluate_models(models, catalogue, *, prior="flat", msigma=True, bins=DEFAUL
         Also evaluate the M-sigma relation (label ``"msigma"``).
     bins, high_mass
         As in `~clustermass.validation.evaluate`.
+    thin : float or (float, float), optional
+        Evaluate on the test clusters randomly thinned first
+        (`~clustermass.mocks.MockCatalogue.thinned`): each galaxy kept with
+        this probability, or with a probability drawn per cluster from this
+        range. ``(0.5, 1)`` compares flows at equal, varied survey depth.
+    seed : int, optional
+        Seed of the thinning.
 
     Returns
     -------
@@ -174,6 +181,8 @@ def evaluate_models(models, catalogue, *, prior="flat", msigma=True, bins=DEFAUL
             loaded[_model_label(spec, model)] = model
     if not hasattr(catalogue, "histograms"):
         catalogue = mocks.load(catalogue)
+    if thin is not None:
+        catalogue = catalogue.thinned(thin, seed=seed)
     return evaluate_catalogue(loaded, catalogue, prior=prior, include_msigma=msigma, bins=bins,
                               high_mass=high_mass)
 

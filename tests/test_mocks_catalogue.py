@@ -70,6 +70,31 @@ def test_histograms_on_any_grid(small):
     assert cat.histograms().shape == (60, 50, 50)
 
 
+def test_thinned_keeps_clusters_and_a_subset_of_galaxies(small):
+    cat = load(small["contaminated"])
+    # One probability: about that fraction of each cluster's galaxies survive.
+    half = cat.thinned(0.5, seed=3)
+    assert len(half) == len(cat) and np.array_equal(half.log_mass, cat.log_mass)
+    assert np.array_equal(half.clusters["n_galaxies"], half.n_galaxies)
+    assert np.all(half.n_galaxies <= cat.n_galaxies)
+    assert abs(half.n_galaxies.sum() / cat.n_galaxies.sum() - 0.5) < 0.02
+    assert half.meta["thinned"] == {"fraction": [0.5, 0.5], "seed": 3}
+    # A range: each cluster draws its own probability in it, and the galaxies it
+    # keeps follow that probability.
+    some = cat.thinned((0.3, 0.9), seed=4)
+    p = np.asarray(some.clusters["keep_fraction"])
+    assert np.all((p >= 0.3) & (p <= 0.9)) and p.std() > 0.1
+    kept = some.n_galaxies / cat.n_galaxies
+    assert np.corrcoef(p, kept)[0, 1] > 0.8
+    # The survivors are galaxies of the same cluster, unchanged; same seed, same result.
+    g0, g1 = cat.cluster(5), some.cluster(5)
+    assert set(np.asarray(g1["v"])) <= set(np.asarray(g0["v"]))
+    assert np.array_equal(cat.thinned((0.3, 0.9), seed=4).galaxies["v"], some.galaxies["v"])
+    for bad in (0.0, 1.5, (0.9, 0.3), (0.1, 0.2, 0.3), "half"):
+        with pytest.raises(InvalidInputError, match="fraction"):
+            cat.thinned(bad)
+
+
 def test_pure_is_subset_of_contaminated(small):
     pure, cont = load(small["pure"]), load(small["contaminated"])
     assert np.all(pure.galaxies["member"])

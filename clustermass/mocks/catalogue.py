@@ -595,6 +595,57 @@ class MockCatalogue:
         cid = self.clusters["cluster_id"][i]
         return self.galaxies[np.asarray(self.galaxies["cluster_id"]) == cid]
 
+    def thinned(self, fraction, *, seed=None):
+        """A copy of the catalogue with each cluster's galaxies randomly thinned.
+
+        Mimics a shallower or incomplete redshift survey of the same clusters
+        (random galaxy loss). It is how the depth-matched comparison of flows is
+        made (``clustermass evaluate --thin 0.5 1``): every estimator then sees
+        the same, thinned galaxies.
+
+        Parameters
+        ----------
+        fraction : float or (float, float)
+            Probability that a galaxy is kept, ``0 < fraction <= 1``; or a
+            range ``(lo, hi)``, in which case each cluster draws its own
+            probability uniformly in it.
+        seed : int, optional
+            Seed of the draws (the same seed keeps the same galaxies).
+
+        Returns
+        -------
+        catalogue : `MockCatalogue`
+            The same clusters (rows and columns, ``n_galaxies`` recounted)
+            with fewer galaxies; ``meta["thinned"]`` records ``fraction`` and
+            ``seed``, and the column ``keep_fraction`` each cluster's probability.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from clustermass.mocks import MockCatalogue
+        >>> cat = MockCatalogue.from_arrays(
+        ...     {'cluster_id': np.array([0, 1]), 'host_id': np.array([3, 4]),
+        ...      'log_m200c': np.array([14.2, 14.5])},
+        ...     np.repeat([0, 1], 500), np.full(1000, 0.5), np.zeros(1000),
+        ...     np.ones(1000, bool), np.ones(1000, np.uint8))
+        >>> half = cat.thinned(0.5, seed=1)
+        >>> 400 < len(half.galaxies) < 600
+        True
+        """
+        lo, hi = _thin_range(fraction)
+        rng = np.random.default_rng(seed)
+        p = rng.uniform(lo, hi, len(self)) if hi > lo else np.full(len(self), lo)
+        rows, _ = self._galaxy_index()
+        keep = rng.random(rows.size) < p[rows]
+        clusters = self.clusters.copy()
+        clusters["keep_fraction"] = p
+        galaxies = self.galaxies[keep]
+        if "n_galaxies" in clusters.colnames:
+            clusters["n_galaxies"] = np.bincount(rows[keep], minlength=len(self)).astype(
+                np.asarray(clusters["n_galaxies"]).dtype)
+        meta = dict(self.meta, thinned={"fraction": [lo, hi], "seed": seed})
+        return type(self)(clusters, galaxies, meta)
+
     def histograms(self, grid=None, *, thin=None, seed=None):
         """Phase-space histograms of all clusters on ``grid``.
 
@@ -671,6 +722,21 @@ class MockCatalogue:
                 "n_clusters": writer.n_clusters, "n_galaxies": writer.n_galaxies}
         meta.update({k: v for k, v in self.meta.items() if k not in meta})
         writer.close(meta)
+
+
+def _thin_range(fraction):
+    """``(lo, hi)`` from a keep probability or a range of them, checked."""
+    try:
+        r = np.atleast_1d(np.asarray(fraction, dtype=float))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"fraction must be a number or a pair, got {fraction!r}") from exc
+    if r.size == 1:
+        r = np.repeat(r, 2)
+    if r.shape != (2,) or not (0 < r[0] <= r[1] <= 1):
+        raise InvalidInputError(
+            f"fraction must be a probability in (0, 1] or a range (lo, hi) of them with"
+            f" lo <= hi, got {fraction!r}")
+    return float(r[0]), float(r[1])
 
 
 def load(path):
