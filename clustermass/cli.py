@@ -362,7 +362,7 @@ def _add_stress(subparsers):
                     " status is 0 even when targets fail.",
     )
     p.add_argument("model", help="model directory, or 'contaminated'/'pure' for a shipped one")
-    p.add_argument("--n", type=int, default=2000, metavar="N",
+    p.add_argument("--n", type=int, default=5000, metavar="N",
                    help="clusters per test set (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
     p.add_argument("--jobs", "-j", type=int, default=1, metavar="J",
@@ -375,6 +375,8 @@ def _add_stress(subparsers):
                    help="random thinnings per real cluster and fraction (default 20)")
     p.add_argument("--no-thinning", action="store_true", help="skip the real-cluster thinning")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--save-json", metavar="FILE", default=None,
+                   help="also write the JSON object to FILE (atomically), whatever is printed")
     p.set_defaults(func=_run_stress)
 
 
@@ -385,6 +387,10 @@ def _run_stress(args):
                       jobs=args.jobs)
     thin = None if args.no_thinning else thinning_shifts(args.model, n_draws=args.draws,
                                                          seed=args.seed)
+    if args.save_json:
+        from ._io import write_json_atomic
+
+        write_json_atomic(to_json_dict(sets, thin), args.save_json, indent=1, sort_keys=False)
     if args.json:
         print(json.dumps(to_json_dict(sets, thin), indent=1))
         return 0

@@ -282,7 +282,7 @@ def _as_flow(model):
     return flow
 
 
-def run_stress(model, *, n=2000, seed=0, kind=None, sets=None, progress=None, jobs=1):
+def run_stress(model, *, n=5000, seed=0, kind=None, sets=None, progress=None, jobs=1):
     """Evaluate a flow on seeded test sets, each with one nuisance parameter fixed.
 
     This is the mock part of ``clustermass stress MODEL``. For every set of

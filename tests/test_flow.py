@@ -141,7 +141,7 @@ def test_presets():
     assert paper.gaussian
     default = FlowConfig.preset("default")
     assert "spline" in default.blocks and not default.gaussian
-    assert default.normalize == "fraction" and default.augment_thin == (0.75, 1.0)
+    assert default.normalize == "fraction" and default.augment_thin == (0.85, 1.0)
     assert default.smooth == 2.0 and paper.smooth == 0.0
     assert default.pool == 2 and paper.pool == 1
     assert FlowConfig.from_dict(default.to_dict()) == default

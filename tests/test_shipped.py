@@ -185,7 +185,7 @@ def test_thinning_barely_moves_the_shipped_flow(contaminated, fresh_test_mocks):
     same = thinning_shift(contaminated, fresh_test_mocks, 1.0, n=300)
     assert same["n_clusters"] == 300 and same["mean_abs_shift_sigma"] < 1e-5
     thinned = thinning_shift(contaminated, fresh_test_mocks, 0.5, n=1500, seed=1)
-    # Trained across survey depths (galaxy counts x0.25-x4), the shipped flow
+    # Trained across survey depths (galaxy counts x1/8-x8), the shipped flow
     # barely moves when half the galaxies go (issue #10's target for the real
     # fields: < 0.3 sigma at 50 %); the count-reading 'paper' flow moves ~1 sigma
     # already at 70 %.

@@ -217,11 +217,17 @@ def test_cli_json(capsys):
     assert s["n_targets"] == 4 + 4 and s["n_pass"] == 8 - len(s["failed"])
 
 
-def test_cli_text(capsys):
+def test_cli_text(capsys, tmp_path):
+    saved = tmp_path / "stress.json"
     code = main(["-q", "stress", "contaminated", "--n", "60", "--sets", "nominal",
-                 "--no-thinning"])
+                 "--no-thinning", "--save-json", str(saved)])
     out, _ = capsys.readouterr()
     assert code == 0
+    # --save-json writes the JSON of the same run beside the printed table.
+    d = json.loads(saved.read_text())
+    assert "thinning" not in d
+    assert [r["set"] for r in d["sets"]] == ["nominal"] and d["sets"][0]["n"] == 60
+    assert f"{d['sets'][0]['bias']:.3f}" in out
     assert out.startswith("stress suite: model contaminated (default), contaminated test sets"
                           " of 60 clusters, seed 0")
     assert "nominal" in out and "thinning" not in out

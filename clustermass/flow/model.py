@@ -222,7 +222,7 @@ class MassFlow:
         --------
         >>> from clustermass.flow import MassFlow
         >>> MassFlow.pretrained("contaminated").training_support
-        (13.2, 15.6)
+        (12.9, 15.6)
         """
         return catalogue_support(self._catalogue_meta())
 
