@@ -453,7 +453,8 @@ def test_learning_rate_halves_every_half_life(tf):
     # 1e-3 x 0.5^(40 / 20) after 40 updates (tf-keras reads the rate of the last
     # step taken, 0.5^(39 / 20) = 0.259: within 4 %).
     assert opt["learning_rate"] == pytest.approx(2.5e-4, rel=0.04)
-    constant = MassFlow(small("default", max_updates=40, learning_rate=1e-3), grid=GRID)
+    constant = MassFlow(small("default", max_updates=40, learning_rate=1e-3,
+                                lr_half_life=None), grid=GRID)
     constant.fit(hists, log_m, seed=0, progress=False)
     assert constant._ensure_network().optimizer_state()["learning_rate"] == pytest.approx(1e-3)
 
@@ -777,13 +778,13 @@ def test_posteriors_are_zero_outside_the_training_support(tf):
     from clustermass.priors import mass_function_prior
 
     flow = MassFlow.pretrained("contaminated")
-    assert flow.training_support == (13.2, 15.6)
+    assert flow.training_support == (12.9, 15.6)
     assert flow.training_redshift_range == (0.01, 0.3)  # trained across redshifts
-    # A poor, cold group: the flow's own density spills below 13.2.
+    # A poor, cold group: the flow's own density spills below 12.9.
     h = _toy_clusters([12], seed=3, sigma=150.0)[0].histogram(flow.grid)
     x = default_log_mass_grid()
     raw = flow.pdf_grid(h, x)[0]
-    inside = (x >= 13.2 - 1e-9) & (x <= 15.6 + 1e-9)
+    inside = (x >= 12.9 - 1e-9) & (x <= 15.6 + 1e-9)
     assert np.trapezoid(np.where(inside, 0, raw), x) > 1e-3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ModelExtrapolationWarning)
@@ -793,13 +794,13 @@ def test_posteriors_are_zero_outside_the_training_support(tf):
     assert np.trapezoid(flat.density, x) == pytest.approx(1.0, abs=1e-12)
     expected = np.where(inside, raw, 0) / np.trapezoid(np.where(inside, raw, 0), x)
     np.testing.assert_allclose(flat.density, expected, rtol=1e-10, atol=1e-300)
-    assert flat.meta["support"] == (13.2, 15.6)
+    assert flat.meta["support"] == (12.9, 15.6)
     # The mass-function prior re-weights inside the support only.
     # (float32 arithmetic differs with the batch size: compare with the same batch)
     w = mass_function_prior(x, universe=flow.training_universe)
     mf = np.where(inside, flow.pdf_grid(np.stack([h, h]), x) * w, 0)
     for post, expected in zip(batch, mf / np.trapezoid(mf, x)[:, None], strict=True):
-        assert post.meta["support"] == (13.2, 15.6) and post.meta["prior"] == "mass_function"
+        assert post.meta["support"] == (12.9, 15.6) and post.meta["prior"] == "mass_function"
         assert np.all(post.density[~inside] == 0)
         np.testing.assert_allclose(post.density, expected, rtol=1e-10, atol=1e-300)
 
@@ -839,7 +840,7 @@ def test_mass_function_prior_uses_the_models_training_universe(tf):
         p0117 = at_0117.posterior(h, prior="mass_function")
     np.testing.assert_allclose(
         p3.density, reweight(flat.density, x, "mass_function",
-                             universe=TrainingUniverse(redshift=0.3), support=(13.2, 15.6)),
+                             universe=TrainingUniverse(redshift=0.3), support=(12.9, 15.6)),
         rtol=1e-10, atol=1e-300)
     assert p3.mean < p0117.mean  # fewer massive haloes at z = 0.3
 

@@ -100,7 +100,10 @@ def test_rows_reproduce_from_table(survey, flow, prior):
         s = post.summary()
         assert row["n_galaxies"] == post.meta["n_galaxies"]
         for key in SUMMARY:
-            assert abs(row[key] - s[key]) < 1e-6, (row["name"], key)
+            # float32 round-off differs with the batch size; a percentile in a flat
+            # tail (the mass-function prior's, for a massive cluster) moves by more.
+            tol = 1e-6 if key in ("log10_m200c", "log10_m200c_std") else 1e-5
+            assert abs(row[key] - s[key]) < tol, (row["name"], key)
         assert row["flag_support_edge"] == post.at_support_edge
     # One summary warning for the clusters whose posteriors pile up at a support edge.
     n_edge = int(t["flag_support_edge"].sum())
@@ -124,7 +127,7 @@ def test_flags_and_reasons(survey, flow):
     assert by["z035"]["flag_outside_training_range"] and not by["z035"]["flag_failed"]
     assert by["z035"]["reason"] == ("redshift 0.3500 outside the accepted range [0.010, 0.300];"
                                     " the posterior piles up at an edge of its support"
-                                    " [13.20, 15.60]")
+                                    " [12.90, 15.60]")
     assert by["sparse"]["n_galaxies"] == 5
     assert by["sparse"]["flag_few_galaxies"] and by["empty"]["flag_few_galaxies"]
     assert by["sparse"]["reason"] == ("only 5 galaxies in the phase-space window (at least 10"
@@ -144,21 +147,23 @@ def test_flags_and_reasons(survey, flow):
 
 def test_too_many_galaxies_for_the_training_set(survey, flow):
     clusters, galaxies = survey
-    # 21 copies of A1689's galaxies: 21 x 143 = 3003 galaxies in the window, more
-    # than any training cluster of the shipped flow (flow.n_galaxies_range).
-    assert flow.n_galaxies_range[1] < 3003
+    # k copies of A1689's galaxies (143 in the window): more galaxies than any
+    # training cluster of the shipped flow (flow.n_galaxies_range; 6080 for the
+    # flow trained with galaxy counts up to x8).
+    lo, hi = flow.n_galaxies_range
+    k = int(hi // 143) + 1
+    n = 143 * k
     a1689 = load_snapshot("A1689")["ra", "dec", "redshift"]
-    stacked = vstack([galaxies] + [_moved(a1689, 160)] * 21, metadata_conflicts="silent")
-    more = vstack([clusters, QTable({"name": ["stack21"], "ra": [357.875] * u.deg,
+    stacked = vstack([galaxies] + [_moved(a1689, 160)] * k, metadata_conflicts="silent")
+    more = vstack([clusters, QTable({"name": [f"stack{k}"], "ra": [357.875] * u.deg,
                                      "dec": [-1.3353] * u.deg, "redshift": [Z_A1689]})])
     t, warned = _weigh(more, stacked, model=flow)
     assert (ModelExtrapolationWarning, "2 of 7 clusters lie outside the model's training"
             " range (flag_outside_training_range)") in warned
     row = t[-1]
-    lo, hi = flow.n_galaxies_range
-    assert row["n_galaxies"] == 3003
+    assert row["n_galaxies"] == n > hi
     assert row["flag_outside_training_range"] and not row["flag_failed"]
-    assert row["reason"] == (f"3003 galaxies in the window, outside the training range"
+    assert row["reason"] == (f"{n} galaxies in the window, outside the training range"
                              f" [{lo:.0f}, {hi:.0f}]")
     assert abs(row["log10_m200c"] - _reference(stacked, row, flow).mean) < 1e-6
 
