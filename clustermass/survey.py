@@ -251,9 +251,13 @@ def _flow_posteriors(model, hists, redshifts, prior):
     """Posteriors of a batch of histograms: [(MassPosterior or None, error or None)]."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ModelExtrapolationWarning)  # flagged per row instead
-        out, err = _attempt(model.posteriors, hists, prior="flat")
+        # (the redshifts only matter to a flow that conditions on them)
+        kw = ({"redshift": np.asarray(redshifts, float)}
+              if getattr(model, "conditions_on_redshift", False) else {})
+        out, err = _attempt(model.posteriors, hists, prior="flat", **kw)
         out = [(p, None) for p in out] if err is None else [  # find the clusters that fail
-            _attempt(model.posterior, h, prior="flat") for h in hists]
+            _attempt(model.posterior, h, prior="flat", **(
+                {"redshift": z} if kw else {})) for h, z in zip(hists, redshifts, strict=True)]
     if prior == "flat":
         return out
     return [(p, e) if p is None else _attempt(_reweighted, p, prior, z, model.training_universe)

@@ -260,6 +260,17 @@ def msigma_point_estimates(catalogue, grid, *, redshift, cosmology=None):
     return np.asarray(log_m), (stops - starts).astype(int)
 
 
+def _redshift_input(model, catalogue, *rows):
+    """``{"redshift": ...}`` of the catalogue's clusters (``rows`` applied in turn) for a
+    flow that conditions on it; ``{}`` for any other model."""
+    if not getattr(model, "conditions_on_redshift", False):
+        return {}
+    z = catalogue.redshift
+    for r in rows:
+        z = z[r]
+    return {"redshift": z}
+
+
 def thinning_shift(model, catalogue, fraction, *, n=None, seed=0, min_galaxies=10):
     """How far posterior means move when the clusters' galaxies are randomly thinned.
 
@@ -281,8 +292,9 @@ def thinning_shift(model, catalogue, fraction, *, n=None, seed=0, min_galaxies=1
     full = catalogue.histograms(model.grid)[:n]
     thin = catalogue.histograms(model.grid, thin=fraction, seed=seed)[:n]
     ok = thin.reshape(len(thin), -1).sum(axis=1) >= min_galaxies
-    before = posterior_summaries(model.pdf_grid(full[ok], grid), grid)
-    after = posterior_summaries(model.pdf_grid(thin[ok], grid), grid)
+    kw = _redshift_input(model, catalogue, slice(None, n), ok)
+    before = posterior_summaries(model.pdf_grid(full[ok], grid, **kw), grid)
+    after = posterior_summaries(model.pdf_grid(thin[ok], grid, **kw), grid)
     shift = (np.asarray(after["mean"]) - np.asarray(before["mean"])) / np.asarray(before["std"])
     return {
         "n_clusters": int(ok.sum()),
@@ -349,7 +361,8 @@ def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_B
         if id(model) not in pdfs_by_model:
             if model.grid not in hists_by_grid:
                 hists_by_grid[model.grid] = catalogue.histograms(model.grid)
-            pdfs = model.pdf_grid(hists_by_grid[model.grid], lm_grid)
+            pdfs = model.pdf_grid(hists_by_grid[model.grid], lm_grid,
+                                  **_redshift_input(model, catalogue))
             # as `MassFlow.posteriors` (what `ClusterMass.infer` returns): zero outside
             # the training support, the prior in the model's training universe
             pdfs_by_model[id(model)] = reweight(

@@ -81,6 +81,8 @@ def train_from_catalogue(catalogue_path, *, config="default", output, seed=0, gr
         checkpoint_dir = os.path.normpath(output) + ".checkpoints"
     log.info(f"training a '{flow.config.name}' flow on {len(log_mass)} clusters from "
              f"{catalogue_path} (seed {seed})")
+    if flow.conditions_on_redshift:
+        fit_kwargs.setdefault("redshift", catalogue.redshift)
     flow.fit(hists, log_mass, groups=groups, seed=seed, max_updates=max_updates,
              checkpoint_dir=checkpoint_dir, progress=progress, **fit_kwargs)
     flow.meta["training_catalogue"] = {

@@ -6,13 +6,14 @@
 #   bash data/make_models.sh [WORKDIR]            # everything
 #   bash data/make_models.sh --report [WORKDIR]   # only the report, from WORKDIR's files
 #
-# Wall time on 2 CPU cores (measured 2026-12-02, machine shared with other work): the
-# 300,000-cluster training catalogue 10 min per kind, the training of a flow 9-12 min
-# (early stop near update 14,000 of 30,000), the test catalogues and the paper flow a few
-# minutes, the report (evaluations, thinning, stress suites) about 25 min; about 1.5 hours
-# in all, ~10 GB of memory. WORKDIR (default ./build/models) receives the mock catalogues
-# (~2.5 GB) and the models. The same seeds give the same catalogues byte for byte and, on
-# a CPU, the same weights.
+# Wall time on 2 CPU cores (measured 2026-12-03, each step timed with /usr/bin/time; some
+# steps shared the machine with other work): the 300,000-cluster training catalogues 6.5
+# min (contaminated) and 9 min (pure), the 30,000-cluster test catalogues ~20 s each, the
+# training of the contaminated flow 8 min (early stop at update 11,200 of 30,000), of
+# the pure flow 15 min (24,300 updates), the paper flow 3 min, the report (evaluations,
+# thinning, stress suites, Table 1) 5-10 min; about an hour in all, ~10 GB of memory.
+# WORKDIR (default ./build/models) receives the mock catalogues (~2.5 GB) and the models.
+# The same seeds give the same catalogues byte for byte and, on a CPU, the same weights.
 #
 # Training set: 300,000 mock clusters per kind, flat in log M over [12.9, 15.6] (at least
 # three posterior widths below the 10^13.5 where the test population starts, so that the
@@ -37,8 +38,11 @@ range=(--set log_mass_min=12.9 --set log_mass_max=15.6 --set train_max_los=1)
 nuisance=(--set nuisance_priors=robust)
 # The pure flow also reads the full-resolution radial and velocity marginals (FlowConfig
 # .marginals): without interlopers they sharpen its masses (held-out NLL -0.968 against
-# -0.918, docs/user_guide/validation.rst); with interlopers they gained nothing.
-declare -A flow_set=([contaminated]="" [pure]="--set marginals=true")
+# -0.918, docs/user_guide/validation.rst); with interlopers they gained nothing. It also
+# reads the cluster redshift (FlowConfig.condition_redshift): marginalising over it, its
+# narrow posteriors drifted from +0.023 dex at z = 0.03 to -0.036 dex at z = 0.25 and
+# under-covered at z = 0.03 (docs/user_guide/stress.rst).
+declare -A flow_set=([contaminated]="" [pure]="--set marginals=true --set condition_redshift=true")
 if [ "$report_only" = 0 ]; then
 for kind in contaminated pure; do
     clustermass mock --kind "$kind" --split train --n 300000 --seed 13 "${range[@]}" \

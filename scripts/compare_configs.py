@@ -72,8 +72,9 @@ def main(argv=None):
     flow = MassFlow(config)
     t0 = time.perf_counter()
     # Progress bar (with the losses) on stderr; the JSON result goes to stdout.
+    z = {"redshift": train.redshift} if flow.conditions_on_redshift else {}
     history = flow.fit(train.histograms(flow.grid), train.log_mass, groups=train.host_id,
-                       seed=args.seed)
+                       seed=args.seed, **z)
     seconds = time.perf_counter() - t0
     if args.save:
         flow.save(args.save)

@@ -338,6 +338,57 @@ def test_linear_gaussian_posterior_is_recovered(tf, name):
     np.testing.assert_allclose([p.mean for p in posts], mean[:3], atol=1e-3)
 
 
+def test_flow_conditioned_on_redshift_recovers_a_redshift_shift(tf, tmp_path):
+    # The linear-Gaussian case with log M shifted by 0.5 (z - 0.15): given s and z the
+    # posterior is N(post_mean + 0.5 (z - 0.15), post_std). Only a flow that reads z
+    # can know the shift; one that marginalises over z is wider by the shift's spread.
+    def data(n, seed):
+        rng = np.random.default_rng(seed)
+        hists, log_m, post_mean, post_std = linear_gaussian(n, rng)
+        z = rng.uniform(0.01, 0.3, n)
+        return hists, log_m + 0.5 * (z - 0.15), post_mean + 0.5 * (z - 0.15), post_std, z
+
+    hists, log_m, _, _, z = data(3000, 11)
+    config = small("default", normalize="counts", smooth=0.0, augment_thin=None,
+                   learning_rate=3e-3, beta_1=0.9, batch_size=200, max_updates=600,
+                   patience=None, lr_half_life=None, condition_redshift=True)
+    flow = MassFlow(config, grid=GRID)
+    assert flow.conditions_on_redshift
+    with pytest.raises(InvalidInputError, match="conditions on the cluster redshift"):
+        flow.fit(hists, log_m, seed=0, progress=False)
+    flow.fit(hists, log_m, seed=0, progress=False, redshift=z)
+    test_h, test_m, true_mean, true_std, test_z = data(300, 12)
+    grid = np.linspace(13.0, 16.0, 601)
+    pdf = flow.pdf_grid(test_h, grid, redshift=test_z)
+    mean = np.trapezoid(pdf * grid, grid, axis=1)
+    std = np.sqrt(np.trapezoid(pdf * (grid - mean[:, None]) ** 2, grid, axis=1))
+    assert np.sqrt(np.mean((mean - true_mean) ** 2)) < 0.03
+    assert np.median(std) == pytest.approx(true_std, rel=0.08)
+    # The same histogram at another redshift moves by the known 0.5 dz.
+    lo, hi = (np.trapezoid(flow.pdf_grid(test_h[:50], grid, redshift=zz) * grid, grid, axis=1)
+              for zz in (0.05, 0.25))
+    assert np.mean(hi - lo) == pytest.approx(0.1, abs=0.02)
+    # Every reader needs the redshift: one value, or one per cluster.
+    for call in (lambda: flow.pdf_grid(test_h, grid), lambda: flow.posteriors(test_h[:2]),
+                 lambda: flow.log_prob(14.5, test_h[:2]),
+                 lambda: flow.sample(test_h[:2], 5, seed=0)):
+        with pytest.raises(InvalidInputError, match="pass redshift="):
+            call()
+    with pytest.raises(InvalidInputError, match="one per cluster"):
+        flow.pdf_grid(test_h[:3], grid, redshift=[0.1, 0.2])
+    with pytest.raises(InvalidInputError, match="finite and positive"):
+        flow.pdf_grid(test_h[:2], grid, redshift=[0.1, np.nan])
+    posts = flow.posteriors(test_h[:3], log_mass_grid=grid, redshift=test_z[:3])
+    np.testing.assert_allclose([p.mean for p in posts], mean[:3], atol=1e-3)
+    assert flow.sample(test_h[:2], 4, seed=1, redshift=0.1).shape == (2, 4)
+    # Saved and loaded, it still reads the redshift and gives the same densities.
+    flow.save(tmp_path / "zflow")
+    again = MassFlow.load(tmp_path / "zflow")
+    assert again.conditions_on_redshift and again.config.condition_redshift
+    np.testing.assert_allclose(again.pdf_grid(test_h[:5], grid, redshift=test_z[:5]),
+                               pdf[:5], rtol=1e-5, atol=1e-8)
+
+
 def bimodal(n, rng, grid=GRID):
     """s = theta^2 + noise: the posterior of theta has modes at +-sqrt(s)."""
     pattern = np.where(np.arange(grid.size) % 2 == 0, 1.0, -1.0)

@@ -201,7 +201,8 @@ def test_shipped_pure_flow_on_fresh_mocks(fresh_pure_mocks):
     from clustermass.validation import evaluate_catalogue, thinning_shift
 
     pure = MassFlow.pretrained("pure")
-    assert pure.config.marginals  # as data/make_models.sh trains it
+    # as data/make_models.sh trains it: with the marginals, reading the redshift
+    assert pure.config.marginals and pure.conditions_on_redshift
     res = evaluate_catalogue({"flow": pure}, fresh_pure_mocks)
     flow, msigma = res.estimators["flow"], res.estimators["msigma"]
     # Trained across the nuisance priors like the contaminated flow; on the nominal

@@ -168,6 +168,21 @@ def test_too_many_galaxies_for_the_training_set(survey, flow):
     assert abs(row["log10_m200c"] - _reference(stacked, row, flow).mean) < 1e-6
 
 
+def test_rows_of_a_flow_that_reads_the_redshift(survey):
+    # The shipped pure flow conditions on the redshift: each row must reach it with its
+    # own cluster's redshift, as ClusterMass.infer gives it.
+    clusters, galaxies = survey
+    pure = clustermass.MassFlow.pretrained("pure")
+    assert pure.conditions_on_redshift
+    t, _ = _weigh(clusters, galaxies, model=pure)
+    weighed = ~t["flag_failed"]
+    assert list(weighed) == [True, True, True, False, False, False]
+    for row in t[weighed]:
+        post = _reference(galaxies, row, pure)
+        assert abs(row["log10_m200c"] - post.mean) < 1e-6, row["name"]
+        assert abs(row["log10_m200c_std"] - post.std) < 1e-6, row["name"]
+
+
 def test_msigma_rows_equal_from_table_exactly(survey):
     clusters, galaxies = survey
     t, warned = _weigh(clusters, galaxies, model="msigma", seed=3, n_bootstrap=200)

@@ -174,3 +174,48 @@ def test_ensemble_members_share_a_grid(small_test_mocks):
     b = _GaussianFlow(PhaseSpaceGrid(n_r=25, n_v=25))
     with pytest.raises(InvalidInputError, match="share one phase-space grid"):
         evaluate_catalogue({"ensemble": [a, b]}, small_test_mocks)
+
+
+class _RedshiftReadingFlow(_GaussianFlow):
+    """A flow that conditions on the redshift: its mass rises with z, and it records
+    the redshifts it is given."""
+
+    conditions_on_redshift = True
+
+    def __init__(self, grid):
+        super().__init__(grid)
+        self.seen = []
+
+    def pdf_grid(self, histograms, log_mass_grid, *, redshift):
+        z = np.asarray(redshift, float)
+        assert z.shape == (len(histograms),)
+        self.seen.append(z)
+        return stats.norm.pdf(log_mass_grid[None, :], 13.5 + 4 * z[:, None], 0.2)
+
+
+def test_evaluation_gives_each_cluster_its_redshift(tmp_path):
+    from clustermass import mocks
+    from clustermass.validation import thinning_shift
+
+    path = tmp_path / "z.h5"
+    mocks.generate(path, kind="pure", split="test", n_clusters=80, seed=9, progress=False,
+                   redshift_range=(0.02, 0.3))
+    cat = mocks.load(path)
+    z = cat.redshift
+    assert z.shape == (80,) and np.ptp(z) > 0.1  # every cluster its own redshift
+    flow = _RedshiftReadingFlow(PhaseSpaceGrid())
+    res = evaluate_catalogue({"z": flow}, cat, include_msigma=False)
+    np.testing.assert_array_equal(flow.seen[0], z)
+    lm = default_log_mass_grid()
+    expected = evaluate(res.truth, n_members=res.n_members,
+                        pdfs=flow.pdf_grid(cat.histograms(flow.grid), lm, redshift=z),
+                        log_mass_grid=lm)
+    assert res.estimators["z"]["mean_nll"] == pytest.approx(expected["mean_nll"])
+    flow.seen.clear()
+    out = thinning_shift(flow, cat, 0.5, n=50, seed=1, min_galaxies=1)
+    n_kept = out["n_clusters"]
+    assert [len(s) for s in flow.seen] == [n_kept, n_kept]
+    np.testing.assert_array_equal(flow.seen[0], flow.seen[1])
+    assert set(flow.seen[0]) <= set(z[:50])
+    # The mass depends on z only: thinning does not move it.
+    assert out["mean_abs_shift_sigma"] == pytest.approx(0.0, abs=1e-9)

@@ -227,8 +227,11 @@ class Network:
         self.n_in = int(n_in)
         self.shape = (1, self.n_in) if shape is None else tuple(shape)
         self.pooled_shape = tuple(n // int(config.pool) for n in self.shape)
+        # With config.condition_redshift the network's input rows carry the
+        # cluster redshift after the n_in histogram bins; it becomes the last feature.
+        self.n_z = int(config.condition_redshift)
         self.n_feat = n_feat = int(np.prod(self.pooled_shape)) + (
-            sum(self.shape) if config.marginals else 0)
+            sum(self.shape) if config.marginals else 0) + self.n_z
         self.module = tf.Module(name="massflow")
         self.module.net = _build_net(config, n_feat, seed)
         self.module.x_mean = tf.Variable(tf.zeros([n_feat]), trainable=False, name="x_mean")
@@ -236,7 +239,7 @@ class Network:
         self.module.y_mean = tf.Variable(0.0, trainable=False, name="y_mean")
         self.module.y_std = tf.Variable(1.0, trainable=False, name="y_std")
         self.smoothers = smoothing_matrices(config.smooth, self.shape)
-        spec_x = tf.TensorSpec([None, n_in], tf.float32)
+        spec_x = tf.TensorSpec([None, n_in + self.n_z], tf.float32)
         spec_y = tf.TensorSpec([None], tf.float32)
         # One compiled function per task and network, each traced once: the
         # signatures leave the batch and grid sizes open, so that any number of
@@ -326,6 +329,9 @@ class Network:
 
     def _raw_features(self, counts):
         tf = tf_modules().tf
+        z = None
+        if self.n_z:
+            counts, z = counts[:, :self.n_in], counts[:, self.n_in:]
         norm = self.config.normalize
         if norm == "log1p":
             f = tf.math.log1p(counts)
@@ -353,6 +359,8 @@ class Network:
             f = tf.reshape(tf.reduce_mean(img, axis=(2, 4)), (-1, pr * pv))
         if marginals is not None:
             f = tf.concat([f, *marginals], axis=-1)
+        if z is not None:
+            f = tf.concat([f, z], axis=-1)
         return f
 
     def _features(self, counts):
@@ -428,7 +436,7 @@ class Network:
         self.optimizer = T.keras.optimizers.Adam(
             learning_rate=lr, beta_1=config.beta_1, beta_2=config.beta_2)
         self.optimizer.build(self.net.trainable_variables)
-        spec_x = tf.TensorSpec([None, self.n_in], tf.float32)
+        spec_x = tf.TensorSpec([None, self.n_in + self.n_z], tf.float32)
         spec_y = tf.TensorSpec([None], tf.float32)
 
         def step(counts, y):
@@ -506,9 +514,12 @@ class Network:
                 s_p, s_b = tf.unstack(tf.random.experimental.stateless_split(pair, num=2))
                 p = tf.random.stateless_uniform([bs, 1], seed=s_p, minval=augment[0],
                                                 maxval=augment[1])
-                # Keeping each galaxy with probability p: Binomial(n, p) per bin.
-                xb = tf.random.stateless_binomial(tf.shape(xb), seed=s_b, counts=xb, probs=p,
+                # Keeping each galaxy with probability p: Binomial(n, p) per bin (the
+                # redshift column, if any, is not a count and is kept as it is).
+                hb = xb[:, :self.n_in]
+                hb = tf.random.stateless_binomial(tf.shape(hb), seed=s_b, counts=hb, probs=p,
                                                   output_dtype=tf.float32)
+                xb = tf.concat([hb, xb[:, self.n_in:]], axis=-1) if self.n_z else hb
             return xb, yb
 
         for k0 in range(start, stop, chunk):

@@ -83,6 +83,15 @@ class FlowConfig:
         dispersion of a poor cluster; its 1-D marginals are far less noisy.
         On the pure mocks they improve the held-out NLL by 0.05 nats; with
         interlopers they gain nothing (docs, validation chapter).
+    condition_redshift : bool
+        Also give the network the cluster's redshift (standardised on its own),
+        so that the flow conditions on it rather than marginalising over it.
+        Every call that reads a flow with it (``fit``, ``pdf_grid``,
+        ``posteriors``, ...) then needs the redshift of each cluster, which every
+        user knows. At fixed M200c, r200c and v200c scale with the critical
+        density at the cluster's redshift, ~E(z)**(-2/3) and ~E(z)**(1/3)
+        (Navarro, Frenk & White 1997); a flow that reads only the phase space
+        of members confined to r200c sees that as mass.
     standardize : {'global', 'pixel'}
         Standardise the transformed inputs with one mean and standard
         deviation for all bins (``'global'``, keeps the image's structure;
@@ -191,6 +200,7 @@ class FlowConfig:
     smooth: float = 0.0
     pool: int = 1
     marginals: bool = False
+    condition_redshift: bool = False
     standardize: str = "global"
     learning_rate: float = 1e-4
     lr_half_life: int | None = None
@@ -214,6 +224,10 @@ class FlowConfig:
             if self.marginals not in (True, False):
                 raise ValueError(f"marginals must be true or false, got {self.marginals!r}")
             fix("marginals", bool(self.marginals))
+            if self.condition_redshift not in (True, False):
+                raise ValueError("condition_redshift must be true or false, got"
+                                 f" {self.condition_redshift!r}")
+            fix("condition_redshift", bool(self.condition_redshift))
             if self.augment_thin is not None:
                 fix("augment_thin", tuple(float(p) for p in self.augment_thin))
         except (TypeError, ValueError) as exc:

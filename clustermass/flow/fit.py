@@ -289,8 +289,10 @@ def fit_scaling(config, network, counts, log_mass):
     f = np.concatenate([network.raw_features(counts[i:i + 4096])
                         for i in range(0, len(counts), 4096)]).astype(np.float64)
     n_in = f.shape[1]
-    g_mean = float(f.mean())
-    g_std = float(f.std())
+    n_z = int(config.condition_redshift)  # the redshift: the last column, scaled alone
+    img = f[:, :n_in - n_z]
+    g_mean = float(img.mean())
+    g_std = float(img.std())
     if not g_std > 0:
         g_std = 1.0
     if config.standardize == "global":
@@ -299,8 +301,11 @@ def fit_scaling(config, network, counts, log_mass):
     else:
         x_mean = f.mean(axis=0)
         x_scale = np.maximum(f.std(axis=0), _PIXEL_SCALE_FLOOR * g_std)
+    if n_z:
+        z_std = float(f[:, -1].std())
+        x_mean[-1], x_scale[-1] = float(f[:, -1].mean()), z_std if z_std > 0 else 1.0
     y_std = float(np.std(log_mass))
-    totals = counts.sum(axis=1)
+    totals = counts[:, :network.n_in].sum(axis=1)
     return {
         "x_mean": x_mean.astype(np.float32),
         "x_scale": x_scale.astype(np.float32),
@@ -406,7 +411,8 @@ class Trainer:
         train_idx, val_idx = split_by_group(g, self.validation_fraction, seed)
         if train_idx.size == 0:
             raise InvalidInputError("no training rows left after the validation split")
-        if augment is not None and np.any(np.rint(X) != X):
+        n_bins = self.grid.n_r * self.grid.n_v  # a redshift column may follow the bins
+        if augment is not None and np.any(np.rint(X[:, :n_bins]) != X[:, :n_bins]):
             raise InvalidInputError(
                 "augment_thin needs histograms of integer galaxy counts; pass "
                 "augment_thin=False to train on non-integer inputs"

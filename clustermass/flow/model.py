@@ -278,10 +278,50 @@ class MassFlow:
     def _batch(self, histograms):
         return as_batch(histograms, self._grid)
 
+    @property
+    def conditions_on_redshift(self):
+        """Whether the network reads the cluster redshift (``FlowConfig.condition_redshift``).
+
+        Such a flow needs ``redshift=`` (one value, or one per cluster) in
+        `fit`, `log_prob`, `pdf_grid`, `sample` and `posteriors`.
+        """
+        return bool(self._config.condition_redshift)
+
+    def _redshifts(self, redshift, n):
+        """``redshift`` as a float array of ``n`` values, or None when not given."""
+        if redshift is None:
+            return None
+        try:
+            z = np.asarray(redshift, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"redshift must be a number or an array of numbers,"
+                                    f" got {redshift!r}") from exc
+        if z.ndim == 0:
+            z = np.full(n, float(z))
+        z = z.ravel()
+        if z.shape != (n,):
+            raise InvalidInputError(f"redshift must be one number or one per cluster ({n}),"
+                                    f" got {z.size} values")
+        if not np.all(np.isfinite(z) & (z > 0)):
+            raise InvalidInputError("redshift must be finite and positive")
+        return z
+
+    def _net_input(self, X, redshift):
+        """The network's input rows: the histograms, then the redshift if the flow reads it."""
+        if not self.conditions_on_redshift:
+            return X
+        z = self._redshifts(redshift, X.shape[0])
+        if z is None:
+            raise InvalidInputError(
+                f"the flow {self.name!r} conditions on the cluster redshift"
+                " (FlowConfig.condition_redshift): pass redshift= (one value or one per"
+                " cluster)")
+        return np.concatenate([X, z[:, None]], axis=1).astype(np.float32)
+
     # -- training ------------------------------------------------------------
     def fit(self, histograms, log_mass, *, groups=None, validation_fraction=0.2,
             max_updates=None, batch_size=None, seed=0, checkpoint_dir=None, progress=None,
-            augment_thin=None):
+            augment_thin=None, redshift=None):
         """Train the flow by maximum likelihood on (histogram, log mass) pairs.
 
         The network is (re)initialised from ``seed``, then trained with Adam on
@@ -324,6 +364,10 @@ class MassFlow:
             Random thinning of training histograms (see
             `~clustermass.flow.FlowConfig`); default the configuration's;
             ``False`` turns it off. Needs integer counts.
+        redshift : float or array-like, optional
+            Cluster redshift(s), one value or one per histogram; required (and
+            only read) when the configuration conditions on the redshift
+            (``FlowConfig.condition_redshift``).
 
         Returns
         -------
@@ -342,6 +386,7 @@ class MassFlow:
             diverged before any usable weights.
         """
         X, _ = self._batch(histograms)
+        X = self._net_input(X, redshift)
         trainer = Trainer(self._config, self._grid, validation_fraction=validation_fraction,
                           max_updates=max_updates, batch_size=batch_size, seed=seed,
                           checkpoint_dir=checkpoint_dir, progress=progress,
@@ -362,7 +407,7 @@ class MassFlow:
         return history
 
     # -- inference -----------------------------------------------------------
-    def log_prob(self, log_mass, histograms):
+    def log_prob(self, log_mass, histograms, *, redshift=None):
         """Log posterior density of ``log_mass`` given each histogram (per dex).
 
         Parameters
@@ -372,6 +417,9 @@ class MassFlow:
             all); with a single histogram, any shape.
         histograms : array-like
             Shape ``(n, n_r, n_v)`` or ``(n, n_r * n_v)``, or one histogram.
+        redshift : float or array-like, optional
+            Cluster redshift(s), one value or one per histogram; required when
+            the flow conditions on the redshift (`conditions_on_redshift`).
 
         Returns
         -------
@@ -380,6 +428,7 @@ class MassFlow:
         """
         self._require_trained()
         X, single = self._batch(histograms)
+        X = self._net_input(X, redshift)
         lm = np.asarray(log_mass, dtype=float)
         if not np.all(np.isfinite(lm)):
             raise InvalidInputError("log_mass must be finite")
@@ -402,7 +451,7 @@ class MassFlow:
                                                  lm[i:i + step].astype(np.float32))
         return out
 
-    def pdf_grid(self, histograms, log_mass_grid=None):
+    def pdf_grid(self, histograms, log_mass_grid=None, *, redshift=None):
         """Posterior densities of many clusters on a grid of log masses.
 
         Parameters
@@ -412,6 +461,9 @@ class MassFlow:
         log_mass_grid : array-like, optional
             1-D grid of ``log10[M200c / (h^-1 Msun)]``; default
             `~clustermass.posterior.default_log_mass_grid`.
+        redshift : float or array-like, optional
+            Cluster redshift(s), one value or one per histogram; required when
+            the flow conditions on the redshift (`conditions_on_redshift`).
 
         Returns
         -------
@@ -426,6 +478,7 @@ class MassFlow:
         if x.ndim != 1 or x.size < 1 or not np.all(np.isfinite(x)):
             raise InvalidInputError("log_mass_grid must be a finite 1-D array")
         X, _ = self._batch(histograms)
+        X = self._net_input(X, redshift)
         net = self._ensure_network()
         xg = x.astype(np.float32)
         # Bound the size of the (n_grid, batch, bins) intermediate arrays.
@@ -436,7 +489,7 @@ class MassFlow:
             out[i:i + step] = np.exp(net.log_prob_grid(X[i:i + step], xg))
         return out
 
-    def sample(self, histograms, n, *, seed=None):
+    def sample(self, histograms, n, *, seed=None, redshift=None):
         """Draw log masses from each cluster's posterior.
 
         Parameters
@@ -448,6 +501,9 @@ class MassFlow:
             Samples per cluster.
         seed : int, optional
             Seed (stateless sampling: the same seed gives the same samples).
+        redshift : float or array-like, optional
+            Cluster redshift(s), one value or one per histogram; required when
+            the flow conditions on the redshift (`conditions_on_redshift`).
 
         Returns
         -------
@@ -458,6 +514,7 @@ class MassFlow:
         if int(n) != n or n < 1:
             raise InvalidInputError(f"n must be a positive integer, got {n!r}")
         X, single = self._batch(histograms)
+        X = self._net_input(X, redshift)
         if seed is None:
             seed = int(np.random.default_rng().integers(2**31 - 1))
         net = self._ensure_network()
@@ -484,9 +541,11 @@ class MassFlow:
             cosmology, mass-function model and redshift;
             `clustermass.priors.reweight`), the calibrated choice for clusters
             drawn from the cosmic population.
-        redshift : float, optional
-            Redshift of the mass-function prior; default the training
-            universe's (``training_universe.redshift``).
+        redshift : float or array-like, optional
+            Cluster redshift(s), one value or one per histogram: the redshift
+            of the mass-function prior (default the training universe's,
+            ``training_universe.redshift``), and an input of a flow that
+            conditions on it (`conditions_on_redshift`; then required).
 
         Notes
         -----
@@ -504,11 +563,18 @@ class MassFlow:
         check_prior(prior)
         x = default_log_mass_grid() if log_mass_grid is None else np.asarray(log_mass_grid)
         X, _ = self._batch(histograms)
-        pdfs = self.pdf_grid(X, x)
+        z = self._redshifts(redshift, X.shape[0])
+        pdfs = self.pdf_grid(X, x, redshift=z)
         support = self.training_support
         try:
-            pdfs = reweight(pdfs, x, prior, redshift=redshift, universe=self.training_universe,
-                            support=support)
+            if z is None or np.all(z == z[0]):
+                pdfs = reweight(pdfs, x, prior, redshift=None if z is None else z[0],
+                                universe=self.training_universe, support=support)
+            else:  # one mass function per redshift
+                for zi in np.unique(z):
+                    rows = z == zi
+                    pdfs[rows] = reweight(pdfs[rows], x, prior, redshift=zi,
+                                          universe=self.training_universe, support=support)
         except InvalidInputError as exc:  # the only failure left: nothing survives the prior
             where = "" if support is None else (
                 f" inside the training range of masses [{support[0]:.2f}, {support[1]:.2f}]")

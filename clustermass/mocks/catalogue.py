@@ -549,6 +549,11 @@ class MockCatalogue:
         return np.asarray(self.clusters["log_m200c"], dtype=float)
 
     @property
+    def redshift(self):
+        """Redshift of each cluster (ndarray)."""
+        return np.asarray(self.clusters["redshift"], dtype=float)
+
+    @property
     def host_id(self):
         """Host halo id of each cluster (ndarray); lines of sight of a host share it."""
         return np.asarray(self.clusters["host_id"])
