@@ -233,7 +233,8 @@ def evaluate(log_m_true, *, n_members, pdfs=None, log_mass_grid=None, prediction
 def msigma_point_estimates(catalogue, grid, *, redshift, cosmology=None):
     """M-sigma log masses of every cluster of a mock catalogue (no bootstrap).
 
-    Uses the galaxies inside ``grid``'s window, as the flows do.
+    Uses the galaxies inside ``grid``'s window, as the flows do. ``redshift`` is
+    one value or one per cluster.
 
     Returns
     -------
@@ -256,8 +257,12 @@ def msigma_point_estimates(catalogue, grid, *, redshift, cosmology=None):
         if b - a >= 3:
             sigma[k] = biweight_dispersion(v_in[a:b])
     sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, 1.0)
-    log_m = msigma_log_mass(sigma, redshift, cosmology=cosmology)
-    return np.asarray(log_m), (stops - starts).astype(int)
+    z = np.broadcast_to(np.asarray(redshift, float), sigma.shape)
+    log_m = np.empty(sigma.shape)
+    for zi in np.unique(z):  # one E(z) per redshift of the catalogue
+        rows = z == zi
+        log_m[rows] = msigma_log_mass(sigma[rows], float(zi), cosmology=cosmology)
+    return log_m, (stops - starts).astype(int)
 
 
 def _redshift_input(model, catalogue, *rows):
@@ -353,7 +358,12 @@ def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_B
     n_members = None
     grid0 = None
     lm_grid = default_log_mass_grid()
-    redshift = float(catalogue.meta.get("redshift", MDPL2_UNIVERSE.redshift))
+    # each cluster's own redshift (catalogues drawn across redshifts), else the catalogue's
+    if "redshift" in catalogue.clusters.colnames:
+        redshift = catalogue.redshift
+    else:
+        redshift = np.full(len(truth), float(catalogue.meta.get("redshift",
+                                                                 MDPL2_UNIVERSE.redshift)))
     hists_by_grid = {}  # models on the same grid share the binning of the catalogue
     pdfs_by_model = {}  # a model in several entries (e.g. an ensemble) is run once
 
@@ -365,10 +375,13 @@ def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_B
                                   **_redshift_input(model, catalogue))
             # as `MassFlow.posteriors` (what `ClusterMass.infer` returns): zero outside
             # the training support, the prior in the model's training universe
-            pdfs_by_model[id(model)] = reweight(
-                pdfs, lm_grid, prior, redshift=redshift,
-                universe=getattr(model, "training_universe", None),
-                support=getattr(model, "training_support", None))
+            for zi in np.unique(redshift):  # one mass function per redshift
+                rows = redshift == zi
+                pdfs[rows] = reweight(
+                    pdfs[rows], lm_grid, prior, redshift=float(zi),
+                    universe=getattr(model, "training_universe", None),
+                    support=getattr(model, "training_support", None))
+            pdfs_by_model[id(model)] = pdfs
         return pdfs_by_model[id(model)]
 
     for label, model in models.items():

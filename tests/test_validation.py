@@ -219,3 +219,34 @@ def test_evaluation_gives_each_cluster_its_redshift(tmp_path):
     assert set(flow.seen[0]) <= set(z[:50])
     # The mass depends on z only: thinning does not move it.
     assert out["mean_abs_shift_sigma"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_each_cluster_is_read_at_its_own_redshift(tmp_path):
+    # A catalogue drawn across redshifts: the mass-function prior and M-sigma's E(z)
+    # must use each cluster's redshift, not one value for the catalogue.
+    from astropy.cosmology import Planck13
+
+    from clustermass import mocks
+    from clustermass.priors import reweight
+    from clustermass.validation import msigma_point_estimates
+
+    path = tmp_path / "z.h5"
+    mocks.generate(path, kind="contaminated", split="test", n_clusters=60, seed=4,
+                   progress=False, redshift_range=(0.02, 0.3))
+    cat = mocks.load(path)
+    z = cat.redshift
+    flow = _GaussianFlow(PhaseSpaceGrid())
+    lm = default_log_mass_grid()
+    res = evaluate_catalogue({"g": flow}, cat, include_msigma=False, prior="mass_function")
+    pdfs = flow.pdf_grid(cat.histograms(flow.grid), lm)
+    expected = np.vstack([reweight(pdfs[i], lm, "mass_function", redshift=z[i])
+                          for i in range(len(z))])
+    want = evaluate(res.truth, n_members=res.n_members, pdfs=expected, log_mass_grid=lm)
+    assert res.estimators["g"]["mean_nll"] == pytest.approx(want["mean_nll"], rel=1e-9)
+    # M-sigma: M h = 1e15 (sigma / sigma_15)^(1/alpha) / E(z), cluster by cluster.
+    grid = PhaseSpaceGrid()
+    at_z, _ = msigma_point_estimates(cat, grid, redshift=z, cosmology=Planck13)
+    at_01, _ = msigma_point_estimates(cat, grid, redshift=0.1, cosmology=Planck13)
+    np.testing.assert_allclose(at_z - at_01,
+                               np.log10(Planck13.efunc(0.1)) - np.log10(Planck13.efunc(z)),
+                               atol=1e-12)
