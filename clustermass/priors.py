@@ -300,9 +300,9 @@ def reweight(pdfs, log_mass_grid, prior, *, redshift=None, universe=None, suppor
         Shape ``(n_grid,)``, log10[M200c / (h^-1 Msun)].
     prior : {'flat', 'mass_function'}
         ``'flat'`` returns ``pdfs`` unchanged.
-    redshift : float, optional
-        Redshift of the mass function (`mass_function_prior`); default
-        ``universe.redshift``.
+    redshift : float or array-like, optional
+        Redshift of the mass function (`mass_function_prior`), one value or
+        one per row of a 2-D ``pdfs``; default ``universe.redshift``.
     universe : `TrainingUniverse`, optional
         The universe of the prior (`mass_function_prior`); default
         `MDPL2_UNIVERSE`.
@@ -339,8 +339,18 @@ def reweight(pdfs, log_mass_grid, prior, *, redshift=None, universe=None, suppor
     grid = np.asarray(log_mass_grid, float)
     if prior == "flat":
         w = _inside(grid, support).astype(float)
-    else:
+    elif np.ndim(redshift) == 0:
         w = mass_function_prior(grid, redshift=redshift, universe=universe, support=support)
+    else:  # one redshift per row: one mass function per distinct redshift
+        z = np.asarray(redshift, float)
+        if pdfs.ndim != 2 or z.shape != (pdfs.shape[0],):
+            raise InvalidInputError(f"redshift must be one number or one per posterior"
+                                    f" ({pdfs.shape[0] if pdfs.ndim == 2 else 1}),"
+                                    f" got shape {z.shape}")
+        values, which = np.unique(z, return_inverse=True)
+        w = np.stack([mass_function_prior(grid, redshift=float(zi), universe=universe,
+                                          support=support) for zi in values])
+        w = w[0] if values.size == 1 else w[which]  # one redshift: broadcast, no copies
     out = pdfs * w
     norm = np.trapezoid(out, grid, axis=-1)
     if np.any(~(norm > 0)):

@@ -265,15 +265,10 @@ def msigma_point_estimates(catalogue, grid, *, redshift, cosmology=None):
     return log_m, (stops - starts).astype(int)
 
 
-def _redshift_input(model, catalogue, *rows):
-    """``{"redshift": ...}`` of the catalogue's clusters (``rows`` applied in turn) for a
-    flow that conditions on it; ``{}`` for any other model."""
-    if not getattr(model, "conditions_on_redshift", False):
-        return {}
-    z = catalogue.redshift
-    for r in rows:
-        z = z[r]
-    return {"redshift": z}
+def _redshift_kw(model, redshift):
+    """``{"redshift": redshift}`` for a flow that conditions on it; ``{}`` for any other
+    model (whose ``pdf_grid`` takes no redshift)."""
+    return {"redshift": redshift} if getattr(model, "conditions_on_redshift", False) else {}
 
 
 def thinning_shift(model, catalogue, fraction, *, n=None, seed=0, min_galaxies=10):
@@ -297,7 +292,7 @@ def thinning_shift(model, catalogue, fraction, *, n=None, seed=0, min_galaxies=1
     full = catalogue.histograms(model.grid)[:n]
     thin = catalogue.histograms(model.grid, thin=fraction, seed=seed)[:n]
     ok = thin.reshape(len(thin), -1).sum(axis=1) >= min_galaxies
-    kw = _redshift_input(model, catalogue, slice(None, n), ok)
+    kw = _redshift_kw(model, catalogue.redshift[:n][ok])
     before = posterior_summaries(model.pdf_grid(full[ok], grid, **kw), grid)
     after = posterior_summaries(model.pdf_grid(thin[ok], grid, **kw), grid)
     shift = (np.asarray(after["mean"]) - np.asarray(before["mean"])) / np.asarray(before["std"])
@@ -372,16 +367,13 @@ def evaluate_catalogue(models, catalogue, *, include_msigma=True, bins=DEFAULT_B
             if model.grid not in hists_by_grid:
                 hists_by_grid[model.grid] = catalogue.histograms(model.grid)
             pdfs = model.pdf_grid(hists_by_grid[model.grid], lm_grid,
-                                  **_redshift_input(model, catalogue))
+                                  **_redshift_kw(model, redshift))
             # as `MassFlow.posteriors` (what `ClusterMass.infer` returns): zero outside
             # the training support, the prior in the model's training universe
-            for zi in np.unique(redshift):  # one mass function per redshift
-                rows = redshift == zi
-                pdfs[rows] = reweight(
-                    pdfs[rows], lm_grid, prior, redshift=float(zi),
-                    universe=getattr(model, "training_universe", None),
-                    support=getattr(model, "training_support", None))
-            pdfs_by_model[id(model)] = pdfs
+            pdfs_by_model[id(model)] = reweight(
+                pdfs, lm_grid, prior, redshift=redshift,
+                universe=getattr(model, "training_universe", None),
+                support=getattr(model, "training_support", None))
         return pdfs_by_model[id(model)]
 
     for label, model in models.items():

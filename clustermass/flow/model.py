@@ -24,6 +24,7 @@ from importlib import resources
 import numpy as np
 
 from .._config import __version__
+from .._units import check_redshift
 from ..exceptions import (
     InvalidInputError,
     ModelError,
@@ -292,17 +293,16 @@ class MassFlow:
         if redshift is None:
             return None
         try:
-            z = np.asarray(redshift, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"redshift must be a number or an array of numbers,"
-                                    f" got {redshift!r}") from exc
+            z = check_redshift(redshift, "redshift")
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"redshift must be finite and positive: {exc}") from exc
         if z.ndim == 0:
             z = np.full(n, float(z))
         z = z.ravel()
         if z.shape != (n,):
             raise InvalidInputError(f"redshift must be one number or one per cluster ({n}),"
                                     f" got {z.size} values")
-        if not np.all(np.isfinite(z) & (z > 0)):
+        if np.any(z <= 0):
             raise InvalidInputError("redshift must be finite and positive")
         return z
 
@@ -567,14 +567,8 @@ class MassFlow:
         pdfs = self.pdf_grid(X, x, redshift=z)
         support = self.training_support
         try:
-            if z is None or np.all(z == z[0]):
-                pdfs = reweight(pdfs, x, prior, redshift=None if z is None else z[0],
-                                universe=self.training_universe, support=support)
-            else:  # one mass function per redshift
-                for zi in np.unique(z):
-                    rows = z == zi
-                    pdfs[rows] = reweight(pdfs[rows], x, prior, redshift=zi,
-                                          universe=self.training_universe, support=support)
+            pdfs = reweight(pdfs, x, prior, redshift=z, universe=self.training_universe,
+                            support=support)
         except InvalidInputError as exc:  # the only failure left: nothing survives the prior
             where = "" if support is None else (
                 f" inside the training range of masses [{support[0]:.2f}, {support[1]:.2f}]")
